@@ -1,0 +1,91 @@
+/*
+ * ref.c is the C MPI reference for hpcmap's benchmarks: the floor that the Go
+ * layer's latencies are compared against, measured at the launcher's np.
+ *
+ *   pingpong_us   8-byte round trip between ranks 0 and 1 (others wait)
+ *   allreduce_us  MPI_Allreduce of one double over all ranks
+ *
+ * Each figure is the median over REPS repetitions of ITERS iterations (after
+ * a warm-up), printed by rank 0 as "name value" lines for bench/run.sh.
+ *
+ * Usage: mpirun -np N ref [iters [reps]]   (defaults 20000 and 7)
+ */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int cmp_double(const void *a, const void *b) {
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+	qsort(v, n, sizeof v[0], cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* pingpong returns the mean round-trip time in seconds over iters round trips. */
+static double pingpong(int rank, int iters) {
+	char buf[8] = {0};
+	double t0;
+	MPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	if (rank == 0) {
+		for (int i = 0; i < iters; i++) {
+			MPI_Send(buf, 8, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+			MPI_Recv(buf, 8, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+		}
+	} else if (rank == 1) {
+		for (int i = 0; i < iters; i++) {
+			MPI_Recv(buf, 8, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			MPI_Send(buf, 8, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+		}
+	}
+	return (MPI_Wtime() - t0) / iters;
+}
+
+/* allreduce returns the mean time in seconds of one MPI_Allreduce of a double. */
+static double allreduce(int iters) {
+	double x = 1, y;
+	double t0;
+	MPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	for (int i = 0; i < iters; i++) {
+		MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+	}
+	return (MPI_Wtime() - t0) / iters;
+}
+
+int main(int argc, char **argv) {
+	int rank, size, iters = 20000, reps = 7;
+	double *pp, *ar;
+
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	if (argc > 1) iters = atoi(argv[1]);
+	if (argc > 2) reps = atoi(argv[2]);
+	if (size < 2 || iters < 1 || reps < 1) {
+		if (rank == 0) fprintf(stderr, "ref: need np >= 2, iters >= 1, reps >= 1 (np=%d iters=%d reps=%d)\n", size, iters, reps);
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	}
+	pp = malloc(reps * sizeof *pp);
+	ar = malloc(reps * sizeof *ar);
+
+	/* Warm up connections and caches so the first repetition is not an outlier. */
+	pingpong(rank, iters / 10 + 1);
+	allreduce(iters / 10 + 1);
+	for (int r = 0; r < reps; r++) {
+		pp[r] = pingpong(rank, iters);
+		ar[r] = allreduce(iters);
+	}
+	if (rank == 0) {
+		printf("np %d\n", size);
+		printf("pingpong_us %.3f\n", median(pp, reps) * 1e6);
+		printf("allreduce_us %.3f\n", median(ar, reps) * 1e6);
+	}
+	free(pp);
+	free(ar);
+	MPI_Finalize();
+	return 0;
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# run.sh is `make bench`: it builds the Go benchmark (bench/mapbench) for both
+# MPIs and the C reference (bench/cref/ref.c), runs them and the mpi4py.futures
+# baseline (bench/futures_bench.py) at np=2 and np=4 on OpenMPI and np=2 on
+# MPICH, and prints one markdown table side by side.
+#
+# Every program repeats each measurement and prints the median of its
+# repetitions; this script launches each program LAUNCHES times and keeps the
+# best median (highest rate, lowest latency), so that a burst of load from
+# something else on the machine does not decide the figure.
+#
+# Environment (all optional):
+#   LAUNCHES=2        launches per program and configuration
+#   BENCH_YIELD=auto  OpenMPI's mpi_yield_when_idle: auto = 1 only when the
+#                     ranks outnumber the cores (oversubscribed ranks that
+#                     busy-poll starve each other), or 0 / 1 for every run
+#   BENCH_TIMEOUT=60  seconds allowed per launch
+#   BENCH_CONFIGS="openmpi:2 openmpi:4 mpich:2"
+#   BENCH_BUILD=bench/build  where binaries and logs go
+set -u -o pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+LAUNCHES=${LAUNCHES:-2}
+BENCH_YIELD=${BENCH_YIELD:-auto}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-60}
+BENCH_CONFIGS=${BENCH_CONFIGS:-"openmpi:2 openmpi:4 mpich:2"}
+BUILD=${BENCH_BUILD:-bench/build}
+PY=/usr/bin/python3 # Debian's python3-mpi4py is installed for this one
+CORES=$(nproc)
+mkdir -p "$BUILD/logs"
+
+failed=0
+warn() { echo "bench: $*" >&2; }
+
+# OpenMPI as root on a small machine (see mpi-facts.md): allow root, allow
+# more ranks than cores, do not bind (a bound Go rank sees GOMAXPROCS=1), and
+# work in containers that block process_vm_readv.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+
+# ---- build -----------------------------------------------------------------
+declare -A built # built[impl.prog]=1
+build() { # build NAME LOG CMD...: run CMD, remember success under NAME
+	local name=$1 log=$2
+	shift 2
+	if "$@" >"$log" 2>&1; then
+		built[$name]=1
+	else
+		warn "building $name failed (see $log):"
+		sed 's/^/    /' "$log" | head -20 >&2
+		failed=1
+	fi
+}
+for impl in openmpi mpich; do
+	tag=mpi
+	[ "$impl" = mpich ] && tag=mpich
+	if ! command -v "mpicc.$impl" >/dev/null; then
+		warn "mpicc.$impl not found: install $([ "$impl" = mpich ] && echo 'mpich libmpich-dev' || echo 'openmpi-bin libopenmpi-dev')"
+		failed=1
+		continue
+	fi
+	build "$impl.ref" "$BUILD/logs/build-ref.$impl.log" \
+		"mpicc.$impl" -O2 -Wall -o "$BUILD/ref.$impl" bench/cref/ref.c
+	build "$impl.go" "$BUILD/logs/build-go.$impl.log" \
+		go build -tags "$tag" -o "$BUILD/mapbench.$impl" ./bench/mapbench
+done
+have_futures=0
+if "$PY" -c 'import mpi4py.futures' 2>/dev/null; then
+	have_futures=1
+else
+	warn "$PY cannot import mpi4py.futures (apt-get install python3-mpi4py): its rows are left empty"
+fi
+
+# ---- run -------------------------------------------------------------------
+declare -A val # val[config.key]=best value
+
+# launch CFG NAME CMD...: run CMD under the launcher of CFG (impl:np) LAUNCHES
+# times, and keep for each "key value" line it prints the best value.
+launch() {
+	local cfg=$1 name=$2 impl=${1%%:*} np=${1##*:}
+	shift 2
+	local runner yield=$BENCH_YIELD
+	if [ "$yield" = auto ]; then
+		yield=0
+		[ "$np" -gt "$CORES" ] && yield=1
+	fi
+	if [ "$impl" = openmpi ]; then
+		runner=(env "OMPI_MCA_mpi_yield_when_idle=$yield" mpirun.openmpi -np "$np")
+	else
+		runner=(mpirun.mpich -np "$np")
+	fi
+	local i log key v
+	for ((i = 1; i <= LAUNCHES; i++)); do
+		log="$BUILD/logs/$name.$impl.np$np.$i.log"
+		if ! timeout -k 5 "$BENCH_TIMEOUT" "${runner[@]}" "$@" >"$log" 2>&1; then
+			warn "$name on $impl np=$np failed or timed out (see $log):"
+			sed 's/^/    /' "$log" | tail -8 >&2
+			failed=1
+			continue
+		fi
+		while read -r key v; do
+			case $key in
+			*_us) better='<' ;;
+			*_tps) better='>' ;;
+			*) continue ;;
+			esac
+			if [ -z "${val[$cfg.$key]:-}" ] ||
+				awk -v a="$v" -v b="${val[$cfg.$key]}" "BEGIN{exit !(a $better b)}"; then
+				val[$cfg.$key]=$v
+			fi
+		done <"$log"
+	done
+}
+
+start=$SECONDS
+for cfg in $BENCH_CONFIGS; do
+	impl=${cfg%%:*}
+	echo "bench: $impl np=${cfg##*:}" >&2
+	[ -n "${built[$impl.ref]:-}" ] && launch "$cfg" ref "$BUILD/ref.$impl"
+	[ -n "${built[$impl.go]:-}" ] && launch "$cfg" mapbench "$BUILD/mapbench.$impl"
+	# mpi4py in Debian is built against OpenMPI only.
+	[ "$impl" = openmpi ] && [ "$have_futures" = 1 ] &&
+		launch "$cfg" futures "$PY" -m mpi4py.futures bench/futures_bench.py
+done
+
+# ---- table -----------------------------------------------------------------
+# fmt KIND VALUE: tasks/s with k/M, µs with two decimals, ratios with ×.
+fmt() {
+	[ -z "$2" ] && { echo "–"; return; }
+	awk -v k="$1" -v v="$2" 'BEGIN{
+		if (k == "tps") { if (v >= 1e6) printf "%.2f M", v/1e6; else if (v >= 1e3) printf "%.1f k", v/1e3; else printf "%.0f", v }
+		else if (k == "us") printf "%.2f", v
+		else printf "%.0f×", v }'
+}
+ratio() { # ratio A B FORMAT: A/B, empty if either is missing
+	[ -z "$1" ] || [ -z "$2" ] && return
+	awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN{ if (b > 0) printf f, a/b }'
+}
+
+rows=(
+	"Dynamic chunk 1, empty tasks (tasks/s)|dynamic_chunk1_tps|tps|≥ 1.2 M"
+	"Dynamic chunk 16, empty tasks (tasks/s)|dynamic_chunk16_tps|tps|≥ 12 M"
+	"Block 1e6 tasks → float64 (tasks/s)|block_tps|tps|≥ 20 M"
+	"reduce.AllSum, 1 float64 (µs)|allsum_us|us|"
+	"C ping-pong 8 B round trip (µs)|pingpong_us|us|"
+	"C MPI_Allreduce, 1 double (µs)|allreduce_us|us|"
+	"mpi4py.futures chunksize 1 (tasks/s)|futures_chunk1_tps|tps|"
+	"mpi4py.futures chunksize 16 (tasks/s)|futures_chunk16_tps|tps|"
+)
+cfgs=($BENCH_CONFIGS)
+header="| | "
+sep="|---|"
+for cfg in "${cfgs[@]}"; do
+	name=OpenMPI
+	[ "${cfg%%:*}" = mpich ] && name=MPICH
+	header+="$name np=${cfg##*:} | "
+	sep+="---|"
+done
+echo
+echo "${header}target (OpenMPI np=2) |"
+echo "${sep}---|"
+for row in "${rows[@]}"; do
+	IFS='|' read -r label key kind target <<<"$row"
+	line="| $label |"
+	for cfg in "${cfgs[@]}"; do line+=" $(fmt "$kind" "${val[$cfg.$key]:-}") |"; done
+	echo "$line $target |"
+done
+line="| Dynamic chunk 1 ÷ mpi4py.futures chunksize 1 |"
+for cfg in "${cfgs[@]}"; do
+	line+=" $(fmt x "$(ratio "${val[$cfg.dynamic_chunk1_tps]:-}" "${val[$cfg.futures_chunk1_tps]:-}" %.6g)") |"
+done
+echo "$line ≥ 300× |"
+line="| Dynamic chunk 16 ÷ mpi4py.futures chunksize 16 |"
+for cfg in "${cfgs[@]}"; do
+	line+=" $(fmt x "$(ratio "${val[$cfg.dynamic_chunk16_tps]:-}" "${val[$cfg.futures_chunk16_tps]:-}" %.6g)") |"
+done
+echo "$line |"
+line="| AllSum ÷ C MPI_Allreduce |"
+for cfg in "${cfgs[@]}"; do
+	r=$(ratio "${val[$cfg.allsum_us]:-}" "${val[$cfg.allreduce_us]:-}" %.2f)
+	line+=" ${r:+$r×}${r:-–} |"
+done
+echo "$line ≤ 1.5× |"
+echo
+echo "Best of $LAUNCHES launches of each program; each launch prints the median of its repetitions" \
+	"(C: 7 × 20000 iterations; Go: 5 maps / 5 × 20000 AllSum calls; mpi4py.futures: 3 maps)." \
+	"Dynamic runs keep rank 0 from computing (it only deals), as mpi4py.futures does." \
+	"OpenMPI mpi_yield_when_idle=$BENCH_YIELD (auto: 1 only when np > $CORES cores); binding none." \
+	"$(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n), $CORES cores, $((SECONDS - start)) s of runs."
+exit $failed
