@@ -1,0 +1,62 @@
+// Package mpitest runs the same test on in-process ranks and on the system MPI.
+//
+// Built without MPI tags, Worlds runs a test body on mpi.Local worlds of several
+// sizes. Built with -tags mpi or -tags mpich and started by a launcher
+// (mpirun -np 4 ./pkg.test), Main runs the tests under mpi.Run on every rank,
+// and Worlds runs the body once on the real world of the launcher's size.
+package mpitest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/hpcmap/hpcmap/mpi"
+)
+
+// world is the system MPI's world while Main runs the tests under a launcher.
+var world mpi.Comm
+
+// Main runs the package's tests; call it from TestMain. Under MPI every rank
+// runs every test in the same order, and a failure on any rank ends the job
+// with a non-zero exit code.
+func Main(m *testing.M) {
+	if mpi.Implementation() == "" {
+		os.Exit(m.Run())
+	}
+	os.Exit(mpi.Run(func(ctx context.Context, c mpi.Comm) error {
+		world = c
+		if code := m.Run(); code != 0 {
+			return fmt.Errorf("tests failed on this rank")
+		}
+		return nil
+	}))
+}
+
+// RealMPI reports whether the tests run on the system MPI.
+func RealMPI() bool { return world != nil }
+
+// Worlds runs body on every rank of a world, as a subtest named after the
+// world's size: on mpi.Local worlds of each size in sizes, or once on the
+// system MPI's world. body must make the same collective calls on every rank
+// and report what it finds wrong by returning an error (check results on rank
+// 0); it must not call t.FailNow.
+func Worlds(t *testing.T, sizes []int, body func(ctx context.Context, c mpi.Comm) error) {
+	t.Helper()
+	if world != nil {
+		t.Run(fmt.Sprintf("np=%d", world.Size()), func(t *testing.T) {
+			if err := body(t.Context(), world); err != nil {
+				t.Errorf("rank %d on %s: %v", world.Rank(), world.Host(), err)
+			}
+		})
+		return
+	}
+	for _, np := range sizes {
+		t.Run(fmt.Sprintf("np=%d", np), func(t *testing.T) {
+			if err := mpi.Local(np, body); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

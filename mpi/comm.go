@@ -1,0 +1,198 @@
+package mpi
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Comm is a communicator: ranks 0..Size()-1 that exchange messages and take part
+// in collectives. Implementations: the system MPI (build tag mpi or mpich), the
+// single-process world of a build without MPI, and Local's in-process ranks.
+//
+// Messages are byte slices; typed helpers (SendSlice, BcastSlice, ...) and the
+// reduce package build on them. Collectives must be called by every rank of the
+// communicator in the same order, as in MPI. A Comm is safe for use by several
+// goroutines, but calls are serialised: a goroutine blocked in Recv holds up the
+// others, so let one goroutine own the communication.
+type Comm interface {
+	// Rank is this process's rank in the communicator, 0..Size()-1.
+	Rank() int
+	// Size is the number of ranks.
+	Size() int
+	// Host is the name of the host this rank runs on.
+	Host() string
+
+	// Send sends data to rank dst with a tag in 0..MaxTag. The data may be
+	// reused as soon as Send returns. Tags from ReservedTag up are used by
+	// mpimap while a Map runs.
+	Send(dst, tag int, data []byte) error
+	// Recv receives one message from rank src (or AnySource) with tag (or
+	// AnyTag), and tells where it came from in the Status.
+	Recv(src, tag int) ([]byte, Status, error)
+	// Probe waits for a matching message without receiving it.
+	Probe(src, tag int) (Status, error)
+	// Iprobe reports whether a matching message is waiting, without blocking.
+	Iprobe(src, tag int) (st Status, ok bool, err error)
+
+	// Barrier returns once every rank has called it.
+	Barrier() error
+	// Bcast returns root's data on every rank; other ranks' data is ignored.
+	Bcast(root int, data []byte) ([]byte, error)
+	// Gather collects every rank's data, of any length, on root in rank
+	// order; other ranks get nil.
+	Gather(root int, data []byte) ([][]byte, error)
+	// Scatter sends parts[r] from root to rank r; parts is read on root only
+	// and must have Size() elements there.
+	Scatter(root int, parts [][]byte) ([]byte, error)
+	// Reduce combines src (count elements of type t, native byte order) from
+	// every rank with op into dst on root. dst is unused elsewhere and may be nil.
+	Reduce(root int, dst, src []byte, t Type, op Op) error
+	// Allreduce is Reduce with the result in dst on every rank.
+	Allreduce(dst, src []byte, t Type, op Op) error
+
+	// Split partitions the ranks by color into new communicators, ordered by
+	// key then by rank. A negative color gives a nil Comm (MPI_UNDEFINED).
+	Split(color, key int) (Comm, error)
+	// Abort ends every rank of the job with exit code code. It does not return.
+	Abort(code int)
+}
+
+// Wildcards for Recv and Probe. They are not MPI's own values (which differ
+// between implementations): the bindings translate them.
+const (
+	AnySource = -1
+	AnyTag    = -1
+)
+
+// MaxTag is the largest tag: the least upper bound (MPI_TAG_UB) that every MPI
+// implementation must allow.
+const MaxTag = 32767
+
+// ReservedTag is the first tag used internally by the libraries of this module
+// (mpimap). Programs should not receive with AnyTag while a Map is running.
+const ReservedTag = 32700
+
+// Status describes a received or probed message.
+type Status struct {
+	Source int // sending rank
+	Tag    int // message tag
+	Count  int // length in bytes
+}
+
+// Type is the element type of a typed reduction buffer.
+type Type int
+
+// Element types of reduction buffers.
+const (
+	Int8 Type = iota
+	Int16
+	Int32
+	Int64
+	Uint8
+	Uint16
+	Uint32
+	Uint64
+	Float32
+	Float64
+	numTypes
+)
+
+var typeNames = [...]string{"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"}
+var typeSizes = [...]int{1, 2, 4, 8, 1, 2, 4, 8, 4, 8}
+
+func (t Type) String() string {
+	if t < 0 || t >= numTypes {
+		return fmt.Sprintf("Type(%d)", int(t))
+	}
+	return typeNames[t]
+}
+
+// Size is the size of one element in bytes.
+func (t Type) Size() int {
+	if t < 0 || t >= numTypes {
+		return 0
+	}
+	return typeSizes[t]
+}
+
+// Op is a predefined reduction operation.
+type Op int
+
+// Reduction operations.
+const (
+	Sum Op = iota
+	Prod
+	Min
+	Max
+	numOps
+)
+
+var opNames = [...]string{"sum", "prod", "min", "max"}
+
+func (o Op) String() string {
+	if o < 0 || o >= numOps {
+		return fmt.Sprintf("Op(%d)", int(o))
+	}
+	return opNames[o]
+}
+
+// ErrAborted is returned by communication on Local ranks after another rank
+// failed or called Abort: the job is over.
+var ErrAborted = errors.New("mpi: job aborted")
+
+// Error is a failed communication call: the operation, and MPI's error code
+// and string (or this package's description of bad arguments).
+type Error struct {
+	Op   string // the call, e.g. "Send"
+	Code int    // MPI error code, 0 when the arguments were refused before MPI saw them
+	Msg  string // MPI_Error_string, or what was wrong
+}
+
+func (e *Error) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("mpi: %s: %s (MPI error %d)", e.Op, e.Msg, e.Code)
+	}
+	return fmt.Sprintf("mpi: %s: %s", e.Op, e.Msg)
+}
+
+func argError(op, format string, a ...any) error {
+	return &Error{Op: op, Msg: fmt.Sprintf(format, a...)}
+}
+
+// checkReduce validates a typed reduction request the same way for every
+// implementation.
+func checkReduce(op string, dst, src []byte, t Type, o Op, needDst bool) error {
+	if t < 0 || t >= numTypes {
+		return argError(op, "invalid element type %v", t)
+	}
+	if o < 0 || o >= numOps {
+		return argError(op, "invalid operation %v", o)
+	}
+	if len(src)%t.Size() != 0 {
+		return argError(op, "buffer of %d bytes is not a whole number of %v", len(src), t)
+	}
+	if needDst && len(dst) != len(src) {
+		return argError(op, "dst has %d bytes, src %d", len(dst), len(src))
+	}
+	return nil
+}
+
+func checkRank(op string, c Comm, r int, wildcard bool) error {
+	if wildcard && r == AnySource {
+		return nil
+	}
+	if r < 0 || r >= c.Size() {
+		return argError(op, "rank %d out of range [0,%d)", r, c.Size())
+	}
+	return nil
+}
+
+func checkTag(op string, tag int, wildcard bool) error {
+	if wildcard && tag == AnyTag {
+		return nil
+	}
+	if tag < 0 || tag > MaxTag {
+		return argError(op, "tag %d out of range [0,%d]", tag, MaxTag)
+	}
+	return nil
+}

@@ -1,0 +1,421 @@
+package mpi
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// Local runs main on n in-process ranks (goroutines) with the same semantics as
+// Run, and returns the error of the rank whose failure ended the job (a
+// *RankError), or nil when every rank succeeded. When one rank fails or panics,
+// the others' contexts are cancelled and their pending and later communication
+// fails with ErrAborted, so none is left waiting. For tests, and for running
+// without an MPI installation.
+func Local(n int, main func(ctx context.Context, world Comm) error) error {
+	return runLocal(context.Background(), n, main)
+}
+
+func runLocal(parent context.Context, n int, main func(ctx context.Context, world Comm) error) error {
+	if n < 1 {
+		return fmt.Errorf("mpi: Local needs at least one rank, got %d", n)
+	}
+	if main == nil {
+		return fmt.Errorf("mpi: Local called with a nil main")
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	w := newLocalWorld(n, cancel)
+	var wg sync.WaitGroup
+	for r := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &localComm{w: w, id: "world", rank: r, ranks: w.worldRanks}
+			if err := callMain(ctx, c, main); err != nil {
+				w.fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cause
+}
+
+// RankError is the failure of one rank: what Run prints before aborting, and
+// what Local returns.
+type RankError struct {
+	Rank  int
+	Host  string
+	Panic bool // main panicked; Err carries the value and the stack
+	Err   error
+}
+
+func (e *RankError) Error() string { return fmt.Sprintf("rank %d on %s: %v", e.Rank, e.Host, e.Err) }
+func (e *RankError) Unwrap() error { return e.Err }
+
+// callMain runs main on one rank and turns an error, a panic or an Abort
+// (runtime.Goexit) into a *RankError.
+func callMain(ctx context.Context, c Comm, main func(ctx context.Context, world Comm) error) (err error) {
+	returned := false
+	defer func() {
+		if v := recover(); v != nil {
+			err = &RankError{Rank: c.Rank(), Host: c.Host(), Panic: true, Err: panicError(v)}
+		} else if !returned && err == nil {
+			err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: errAbortCalled}
+		}
+	}()
+	if e := main(ctx, c); e != nil {
+		err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: e}
+	}
+	returned = true
+	return err
+}
+
+var errAbortCalled = fmt.Errorf("%w by Abort", ErrAborted)
+
+// panicError turns a recovered value into an error that keeps the value (when
+// it is an error) and the stack of the panicking goroutine.
+func panicError(v any) error {
+	buf := make([]byte, 64<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("panic: %w\n\n%s", err, buf)
+	}
+	return fmt.Errorf("panic: %v\n\n%s", v, buf)
+}
+
+// localWorld is the shared state of Local's ranks: one mailbox per rank and the
+// job's abort state.
+type localWorld struct {
+	host       string
+	boxes      []*mailbox
+	worldRanks []int
+	aborted    chan struct{} // closed on the first failure
+	cancel     context.CancelFunc
+
+	mu    sync.Mutex
+	cause error // the failure that ended the job
+}
+
+func newLocalWorld(n int, cancel context.CancelFunc) *localWorld {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	w := &localWorld{host: host, aborted: make(chan struct{}), cancel: cancel}
+	for r := range n {
+		w.boxes = append(w.boxes, newMailbox())
+		w.worldRanks = append(w.worldRanks, r)
+	}
+	return w
+}
+
+// fail ends the job: the first cause is kept, every blocked call wakes up.
+func (w *localWorld) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cause != nil {
+		return
+	}
+	w.cause = err
+	w.cancel() // before waking the others, so that they see a cancelled context
+	close(w.aborted)
+}
+
+// message is one point-to-point message in flight between Local ranks.
+type message struct {
+	ctx  string // communicator context: keeps communicators and collectives apart
+	src  int    // sender's rank in that communicator
+	tag  int
+	data []byte
+}
+
+// mailbox holds the messages sent to one rank, in arrival order, which keeps
+// MPI's non-overtaking rule between any two ranks.
+type mailbox struct {
+	mu      sync.Mutex
+	msgs    []message
+	arrived chan struct{} // closed and replaced whenever a message arrives
+}
+
+func newMailbox() *mailbox { return &mailbox{arrived: make(chan struct{})} }
+
+func (b *mailbox) put(m message) {
+	b.mu.Lock()
+	b.msgs = append(b.msgs, m)
+	close(b.arrived)
+	b.arrived = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// find returns the first message matching ctx, src and tag, removing it when
+// take is set. It waits when block is set, until a match arrives or the job is
+// aborted.
+func (b *mailbox) find(ctx string, src, tag int, take, block bool, aborted <-chan struct{}) (message, bool, error) {
+	for {
+		select {
+		case <-aborted:
+			return message{}, false, ErrAborted
+		default:
+		}
+		b.mu.Lock()
+		for i, m := range b.msgs {
+			if m.ctx == ctx && (src == AnySource || m.src == src) && (tag == AnyTag || m.tag == tag) {
+				if take {
+					b.msgs = append(b.msgs[:i], b.msgs[i+1:]...)
+				}
+				b.mu.Unlock()
+				return m, true, nil
+			}
+		}
+		arrived := b.arrived
+		b.mu.Unlock()
+		if !block {
+			return message{}, false, nil
+		}
+		select {
+		case <-arrived:
+		case <-aborted:
+			return message{}, false, ErrAborted
+		}
+	}
+}
+
+// localComm is one rank's view of a Local communicator.
+type localComm struct {
+	w      *localWorld
+	id     string // context id, the same on every member
+	rank   int
+	ranks  []int // world rank of each member
+	splits int   // Split calls so far; collective, so equal on every member
+}
+
+func (c *localComm) Rank() int    { return c.rank }
+func (c *localComm) Size() int    { return len(c.ranks) }
+func (c *localComm) Host() string { return c.w.host }
+
+func (c *localComm) Abort(code int) {
+	c.w.fail(&RankError{Rank: c.rank, Host: c.w.host, Err: fmt.Errorf("%w with code %d", ErrAborted, code)})
+	runtime.Goexit()
+}
+
+func (c *localComm) send(ctx string, dst, tag int, data []byte) error {
+	select {
+	case <-c.w.aborted:
+		return ErrAborted
+	default:
+	}
+	c.w.boxes[c.ranks[dst]].put(message{ctx: ctx, src: c.rank, tag: tag, data: append([]byte(nil), data...)})
+	return nil
+}
+
+func (c *localComm) recv(ctx string, src, tag int) ([]byte, Status, error) {
+	m, _, err := c.w.boxes[c.ranks[c.rank]].find(ctx, src, tag, true, true, c.w.aborted)
+	if err != nil {
+		return nil, Status{}, err
+	}
+	return m.data, Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, nil
+}
+
+func (c *localComm) Send(dst, tag int, data []byte) error {
+	if err := checkRank("Send", c, dst, false); err != nil {
+		return err
+	}
+	if err := checkTag("Send", tag, false); err != nil {
+		return err
+	}
+	return c.send(c.id, dst, tag, data)
+}
+
+func (c *localComm) Recv(src, tag int) ([]byte, Status, error) {
+	if err := checkRecv("Recv", c, src, tag); err != nil {
+		return nil, Status{}, err
+	}
+	return c.recv(c.id, src, tag)
+}
+
+func (c *localComm) Probe(src, tag int) (Status, error) {
+	st, _, err := c.probe("Probe", src, tag, true)
+	return st, err
+}
+
+func (c *localComm) Iprobe(src, tag int) (Status, bool, error) {
+	return c.probe("Iprobe", src, tag, false)
+}
+
+func (c *localComm) probe(op string, src, tag int, block bool) (Status, bool, error) {
+	if err := checkRecv(op, c, src, tag); err != nil {
+		return Status{}, false, err
+	}
+	m, ok, err := c.w.boxes[c.ranks[c.rank]].find(c.id, src, tag, false, block, c.w.aborted)
+	if err != nil || !ok {
+		return Status{}, false, err
+	}
+	return Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, true, nil
+}
+
+func checkRecv(op string, c Comm, src, tag int) error {
+	if err := checkRank(op, c, src, true); err != nil {
+		return err
+	}
+	return checkTag(op, tag, true)
+}
+
+// Collectives go through rank 0 of the communicator in a context of their own,
+// so they never match user messages. Every member calls them in the same
+// order, and messages between two ranks do not overtake, so one tag suffices.
+
+func (c *localComm) collCtx() string { return c.id + "/coll" }
+
+// gatherAll collects every member's data at root (nil elsewhere).
+func (c *localComm) gatherAll(root int, data []byte) ([][]byte, error) {
+	if c.rank != root {
+		return nil, c.send(c.collCtx(), root, 0, data)
+	}
+	parts := make([][]byte, c.Size())
+	for r := range parts {
+		if r == root {
+			parts[r] = append([]byte(nil), data...)
+			continue
+		}
+		b, _, err := c.recv(c.collCtx(), r, 0)
+		if err != nil {
+			return nil, err
+		}
+		parts[r] = b
+	}
+	return parts, nil
+}
+
+// bcastFrom sends root's data to every member.
+func (c *localComm) bcastFrom(root int, data []byte) ([]byte, error) {
+	if c.rank != root {
+		b, _, err := c.recv(c.collCtx(), root, 0)
+		return b, err
+	}
+	for r := range c.Size() {
+		if r != root {
+			if err := c.send(c.collCtx(), r, 0, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return append([]byte(nil), data...), nil
+}
+
+func (c *localComm) Barrier() error {
+	if _, err := c.gatherAll(0, nil); err != nil {
+		return err
+	}
+	_, err := c.bcastFrom(0, nil)
+	return err
+}
+
+func (c *localComm) Bcast(root int, data []byte) ([]byte, error) {
+	if err := checkRank("Bcast", c, root, false); err != nil {
+		return nil, err
+	}
+	return c.bcastFrom(root, data)
+}
+
+func (c *localComm) Gather(root int, data []byte) ([][]byte, error) {
+	if err := checkRank("Gather", c, root, false); err != nil {
+		return nil, err
+	}
+	return c.gatherAll(root, data)
+}
+
+func (c *localComm) Scatter(root int, parts [][]byte) ([]byte, error) {
+	if err := checkRank("Scatter", c, root, false); err != nil {
+		return nil, err
+	}
+	if c.rank != root {
+		b, _, err := c.recv(c.collCtx(), root, 0)
+		return b, err
+	}
+	if len(parts) != c.Size() {
+		// Other ranks are already waiting: an argument error here must end the
+		// job rather than leave them blocked, as MPI would.
+		err := argError("Scatter", "root has %d parts for %d ranks", len(parts), c.Size())
+		c.w.fail(&RankError{Rank: c.rank, Host: c.w.host, Err: err})
+		return nil, err
+	}
+	for r, p := range parts {
+		if r != root {
+			if err := c.send(c.collCtx(), r, 0, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return append([]byte(nil), parts[root]...), nil
+}
+
+func (c *localComm) Reduce(root int, dst, src []byte, t Type, op Op) error {
+	if err := checkRank("Reduce", c, root, false); err != nil {
+		return err
+	}
+	if err := checkReduce("Reduce", dst, src, t, op, c.rank == root); err != nil {
+		return err
+	}
+	parts, err := c.gatherAll(root, src)
+	if err != nil || c.rank != root {
+		return err
+	}
+	return reduceParts(dst, parts, t, op)
+}
+
+func (c *localComm) Allreduce(dst, src []byte, t Type, op Op) error {
+	if err := checkReduce("Allreduce", dst, src, t, op, true); err != nil {
+		return err
+	}
+	parts, err := c.gatherAll(0, src)
+	if err != nil {
+		return err
+	}
+	if c.rank == 0 {
+		if err := reduceParts(dst, parts, t, op); err != nil {
+			return err
+		}
+	}
+	res, err := c.bcastFrom(0, dst)
+	copy(dst, res)
+	return err
+}
+
+func (c *localComm) Split(color, key int) (Comm, error) {
+	c.splits++
+	// Every member learns every (color, key) pair, then picks its group.
+	mine := []int64{int64(color), int64(key)}
+	all, err := AllgatherSlice(c, mine)
+	if err != nil {
+		return nil, err
+	}
+	if color < 0 {
+		return nil, nil
+	}
+	type member struct{ key, rank int }
+	var group []member
+	for r, ck := range all {
+		if len(ck) != 2 {
+			return nil, argError("Split", "rank %d sent %d values", r, len(ck))
+		}
+		if int(ck[0]) == color {
+			group = append(group, member{int(ck[1]), r})
+		}
+	}
+	slices.SortStableFunc(group, func(a, b member) int { return cmp.Compare(a.key, b.key) }) // ties stay in rank order
+	nc := &localComm{w: c.w, id: fmt.Sprintf("%s/%d.%d", c.id, c.splits, color)}
+	for i, m := range group {
+		if m.rank == c.rank {
+			nc.rank = i
+		}
+		nc.ranks = append(nc.ranks, c.ranks[m.rank])
+	}
+	return nc, nil
+}

@@ -1,0 +1,533 @@
+//go:build (mpi || mpich) && !(mpi && mpich)
+
+package mpi
+
+/*
+#include <limits.h>
+#include <mpi.h>
+
+// MPI's constants are macros whose values and types differ between
+// implementations (MPI_ANY_SOURCE is -1 in OpenMPI, -2 in MPICH): they are
+// only ever named here, in C.
+
+static MPI_Datatype hp_type(int t) {
+	switch (t) {
+	case 0: return MPI_INT8_T;
+	case 1: return MPI_INT16_T;
+	case 2: return MPI_INT32_T;
+	case 3: return MPI_INT64_T;
+	case 4: return MPI_UINT8_T;
+	case 5: return MPI_UINT16_T;
+	case 6: return MPI_UINT32_T;
+	case 7: return MPI_UINT64_T;
+	case 8: return MPI_FLOAT;
+	default: return MPI_DOUBLE;
+	}
+}
+
+static MPI_Op hp_op(int o) {
+	switch (o) {
+	case 0: return MPI_SUM;
+	case 1: return MPI_PROD;
+	case 2: return MPI_MIN;
+	default: return MPI_MAX;
+	}
+}
+
+static int hp_source(int s) { return s < 0 ? MPI_ANY_SOURCE : s; }
+static int hp_tag(int t) { return t < 0 ? MPI_ANY_TAG : t; }
+static MPI_Comm hp_world(void) { return MPI_COMM_WORLD; }
+
+static int hp_init(int *provided) {
+	int err = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, provided);
+	if (err == MPI_SUCCESS) {
+		// Errors come back as codes, to become Go errors, instead of aborting.
+		MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	}
+	*provided = *provided >= MPI_THREAD_SERIALIZED;
+	return err;
+}
+
+// A message of n bytes travels as one element of a derived type when n is too
+// large for an int count: bigBytes big blocks, then the remainder.
+static long long hp_block = 1LL << 30;
+
+static int hp_bytes_type(long long n, MPI_Datatype *t, int *count) {
+	if (n <= INT_MAX && n <= hp_block) {
+		*t = MPI_BYTE;
+		*count = (int)n;
+		return MPI_SUCCESS;
+	}
+	MPI_Datatype block, blocks;
+	long long nblocks = n / hp_block, rest = n % hp_block;
+	int err = MPI_Type_contiguous((int)hp_block, MPI_BYTE, &block);
+	if (err) return err;
+	err = MPI_Type_contiguous((int)nblocks, block, &blocks);
+	MPI_Type_free(&block);
+	if (err) return err;
+	int lens[2] = {1, (int)rest};
+	MPI_Aint displs[2] = {0, (MPI_Aint)(nblocks * hp_block)};
+	MPI_Datatype types[2] = {blocks, MPI_BYTE};
+	err = MPI_Type_create_struct(2, lens, displs, types, t);
+	MPI_Type_free(&blocks);
+	if (err) return err;
+	*count = 1;
+	return MPI_Type_commit(t);
+}
+
+static void hp_type_free(MPI_Datatype t) {
+	if (t != MPI_BYTE) MPI_Type_free(&t);
+}
+
+static int hp_send(MPI_Comm c, void *buf, long long n, int dst, int tag) {
+	MPI_Datatype t; int count;
+	int err = hp_bytes_type(n, &t, &count);
+	if (err) return err;
+	err = MPI_Send(buf, count, t, dst, tag, c);
+	hp_type_free(t);
+	return err;
+}
+
+static int hp_status(MPI_Status *st, int *src, int *tag, long long *n) {
+	MPI_Count count;
+	int err = MPI_Get_elements_x(st, MPI_BYTE, &count);
+	*src = st->MPI_SOURCE;
+	*tag = st->MPI_TAG;
+	*n = count;
+	return err;
+}
+
+static int hp_probe(MPI_Comm c, int src, int tag, int *osrc, int *otag, long long *n) {
+	MPI_Status st;
+	int err = MPI_Probe(hp_source(src), hp_tag(tag), c, &st);
+	if (err) return err;
+	return hp_status(&st, osrc, otag, n);
+}
+
+static int hp_iprobe(MPI_Comm c, int src, int tag, int *flag, int *osrc, int *otag, long long *n) {
+	MPI_Status st;
+	int err = MPI_Iprobe(hp_source(src), hp_tag(tag), c, flag, &st);
+	if (err || !*flag) return err;
+	return hp_status(&st, osrc, otag, n);
+}
+
+static int hp_recv(MPI_Comm c, void *buf, long long n, int src, int tag) {
+	MPI_Datatype t; int count;
+	int err = hp_bytes_type(n, &t, &count);
+	if (err) return err;
+	err = MPI_Recv(buf, count, t, src, tag, c, MPI_STATUS_IGNORE);
+	hp_type_free(t);
+	return err;
+}
+
+static int hp_bcast_len(MPI_Comm c, long long *n, int root) {
+	return MPI_Bcast(n, 1, MPI_LONG_LONG, root, c);
+}
+
+static void hp_set_block(long long n) { hp_block = n; }
+
+static int hp_bcast(MPI_Comm c, void *buf, long long n, int root) {
+	MPI_Datatype t; int count;
+	int err = hp_bytes_type(n, &t, &count);
+	if (err) return err;
+	err = MPI_Bcast(buf, count, t, root, c);
+	hp_type_free(t);
+	return err;
+}
+
+static int hp_gather_counts(MPI_Comm c, int *count, int *counts, int root) {
+	return MPI_Gather(count, 1, MPI_INT, counts, 1, MPI_INT, root, c);
+}
+
+static int hp_gatherv(MPI_Comm c, void *buf, int n, void *all, int *counts, int *displs, int root) {
+	return MPI_Gatherv(buf, n, MPI_BYTE, all, counts, displs, MPI_BYTE, root, c);
+}
+
+static int hp_scatter_counts(MPI_Comm c, int *counts, int *count, int root) {
+	return MPI_Scatter(counts, 1, MPI_INT, count, 1, MPI_INT, root, c);
+}
+
+static int hp_scatterv(MPI_Comm c, void *all, int *counts, int *displs, void *buf, int n, int root) {
+	return MPI_Scatterv(all, counts, displs, MPI_BYTE, buf, n, MPI_BYTE, root, c);
+}
+
+static int hp_reduce(MPI_Comm c, void *dst, void *src, int n, int t, int op, int root) {
+	return MPI_Reduce(src, dst, n, hp_type(t), hp_op(op), root, c);
+}
+
+static int hp_allreduce(MPI_Comm c, void *dst, void *src, int n, int t, int op) {
+	return MPI_Allreduce(src, dst, n, hp_type(t), hp_op(op), c);
+}
+
+static int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) {
+	int err = MPI_Comm_split(c, color < 0 ? MPI_UNDEFINED : color, key, out);
+	*isnull = err == MPI_SUCCESS && *out == MPI_COMM_NULL;
+	return err;
+}
+
+static void hp_error_string(int code, char *buf) {
+	int len = 0;
+	MPI_Error_string(code, buf, &len);
+	buf[len] = 0;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// MPI is initialised on the main goroutine, which this keeps on the main
+// thread: MPI implementations tie state to the thread that initialised them.
+func init() { runtime.LockOSThread() }
+
+// serial serialises every MPI call: MPI_THREAD_SERIALIZED lets any thread call
+// MPI, but only one at a time. Go moves goroutines between threads, and tests
+// run off the main thread, so this level is the least that works.
+var serial sync.Mutex
+
+func run(ctx context.Context, main func(ctx context.Context, world Comm) error) int {
+	var serialized C.int
+	if code := C.hp_init(&serialized); code != C.MPI_SUCCESS {
+		fmt.Fprintf(os.Stderr, "mpi: MPI_Init_thread: %v\n", mpiError("Init", code))
+		return 1
+	}
+	world, err := newComm(C.hp_world())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		C.MPI_Abort(C.hp_world(), 1)
+		return 1
+	}
+	if serialized == 0 {
+		err = fmt.Errorf("mpi: %s grants less than MPI_THREAD_SERIALIZED, which this package needs", implementation)
+	}
+	if err == nil {
+		err = launchMismatch(os.Getenv, world.size, "it was built for "+implementation+" (build tag "+buildTag+")")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		world.Abort(1)
+	}
+	if err := callMain(ctx, world, main); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		// Abort rather than Finalize: the other ranks may be waiting for this
+		// one, and MPICH reports a rank that exits without finalising as a
+		// success.
+		world.Abort(exitCode(err))
+	}
+	serial.Lock()
+	defer serial.Unlock()
+	if code := C.MPI_Finalize(); code != C.MPI_SUCCESS {
+		fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", world.rank, world.host, mpiError("Finalize", code))
+		return 1
+	}
+	return 0
+}
+
+// mpiComm is a communicator of the system MPI.
+type mpiComm struct {
+	comm       C.MPI_Comm
+	rank, size int
+	host       string
+}
+
+func newComm(comm C.MPI_Comm) (*mpiComm, error) {
+	serial.Lock()
+	defer serial.Unlock()
+	var rank, size, length C.int
+	if code := C.MPI_Comm_rank(comm, &rank); code != C.MPI_SUCCESS {
+		return nil, mpiError("Comm_rank", code)
+	}
+	if code := C.MPI_Comm_size(comm, &size); code != C.MPI_SUCCESS {
+		return nil, mpiError("Comm_size", code)
+	}
+	var name [C.MPI_MAX_PROCESSOR_NAME + 1]C.char
+	if code := C.MPI_Get_processor_name(&name[0], &length); code != C.MPI_SUCCESS {
+		return nil, mpiError("Get_processor_name", code)
+	}
+	return &mpiComm{comm: comm, rank: int(rank), size: int(size), host: C.GoStringN(&name[0], length)}, nil
+}
+
+func mpiError(op string, code C.int) error {
+	var buf [C.MPI_MAX_ERROR_STRING + 1]C.char
+	C.hp_error_string(code, &buf[0])
+	return &Error{Op: op, Code: int(code), Msg: C.GoString(&buf[0])}
+}
+
+// call runs one MPI call under the lock and turns its code into an error.
+func call(op string, f func() C.int) error {
+	serial.Lock()
+	code := f()
+	serial.Unlock()
+	if code != C.MPI_SUCCESS {
+		return mpiError(op, code)
+	}
+	return nil
+}
+
+// ptr is the address of b's data, or nil for an empty slice.
+func ptr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+// intPtr is the address of s's first element, or nil for an empty slice.
+func intPtr(s []C.int) *C.int {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+func (c *mpiComm) Rank() int    { return c.rank }
+func (c *mpiComm) Size() int    { return c.size }
+func (c *mpiComm) Host() string { return c.host }
+
+func (c *mpiComm) Abort(code int) {
+	// Not under the lock: another goroutine may be blocked in MPI holding it,
+	// and aborting is exactly what must still work then.
+	C.MPI_Abort(c.comm, C.int(code))
+	os.Exit(code) // MPI_Abort does not return; this is for the implementation that does
+}
+
+func (c *mpiComm) Send(dst, tag int, data []byte) error {
+	if err := checkRank("Send", c, dst, false); err != nil {
+		return err
+	}
+	if err := checkTag("Send", tag, false); err != nil {
+		return err
+	}
+	return call("Send", func() C.int {
+		return C.hp_send(c.comm, ptr(data), C.longlong(len(data)), C.int(dst), C.int(tag))
+	})
+}
+
+func (c *mpiComm) Recv(src, tag int) ([]byte, Status, error) {
+	if err := checkRecv("Recv", c, src, tag); err != nil {
+		return nil, Status{}, err
+	}
+	// Probe and receive under one hold of the lock, so that no other
+	// goroutine's receive takes the probed message in between.
+	serial.Lock()
+	defer serial.Unlock()
+	var osrc, otag C.int
+	var n C.longlong
+	if code := C.hp_probe(c.comm, C.int(src), C.int(tag), &osrc, &otag, &n); code != C.MPI_SUCCESS {
+		return nil, Status{}, mpiError("Recv", code)
+	}
+	buf := make([]byte, int(n))
+	if code := C.hp_recv(c.comm, ptr(buf), n, osrc, otag); code != C.MPI_SUCCESS {
+		return nil, Status{}, mpiError("Recv", code)
+	}
+	return buf, Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, nil
+}
+
+func (c *mpiComm) Probe(src, tag int) (Status, error) {
+	if err := checkRecv("Probe", c, src, tag); err != nil {
+		return Status{}, err
+	}
+	var osrc, otag C.int
+	var n C.longlong
+	err := call("Probe", func() C.int { return C.hp_probe(c.comm, C.int(src), C.int(tag), &osrc, &otag, &n) })
+	return Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, err
+}
+
+func (c *mpiComm) Iprobe(src, tag int) (Status, bool, error) {
+	if err := checkRecv("Iprobe", c, src, tag); err != nil {
+		return Status{}, false, err
+	}
+	var flag, osrc, otag C.int
+	var n C.longlong
+	err := call("Iprobe", func() C.int {
+		return C.hp_iprobe(c.comm, C.int(src), C.int(tag), &flag, &osrc, &otag, &n)
+	})
+	if err != nil || flag == 0 {
+		return Status{}, false, err
+	}
+	return Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, true, nil
+}
+
+func (c *mpiComm) Barrier() error {
+	return call("Barrier", func() C.int { return C.MPI_Barrier(c.comm) })
+}
+
+func (c *mpiComm) Bcast(root int, data []byte) ([]byte, error) {
+	if err := checkRank("Bcast", c, root, false); err != nil {
+		return nil, err
+	}
+	n := C.longlong(len(data))
+	if err := call("Bcast", func() C.int { return C.hp_bcast_len(c.comm, &n, C.int(root)) }); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, int(n))
+	if c.rank == root {
+		copy(buf, data)
+	}
+	err := call("Bcast", func() C.int { return C.hp_bcast(c.comm, ptr(buf), n, C.int(root)) })
+	return buf, err
+}
+
+// layout checks that parts fit the int counts and displacements of
+// MPI_Gatherv and MPI_Scatterv, and lays them out.
+func layout(op string, lens []int) (counts, displs []C.int, total int, err error) {
+	counts = make([]C.int, len(lens))
+	displs = make([]C.int, len(lens))
+	for r, n := range lens {
+		if total+n > math.MaxInt32 {
+			return nil, nil, 0, argError(op, "%d bytes in all exceed MPI's 2 GiB limit for this collective", total+n)
+		}
+		counts[r], displs[r] = C.int(n), C.int(total)
+		total += n
+	}
+	return counts, displs, total, nil
+}
+
+func (c *mpiComm) Gather(root int, data []byte) ([][]byte, error) {
+	if err := checkRank("Gather", c, root, false); err != nil {
+		return nil, err
+	}
+	if len(data) > math.MaxInt32 {
+		return nil, argError("Gather", "%d bytes exceed MPI's 2 GiB limit for this collective", len(data))
+	}
+	n := C.int(len(data))
+	var lens []C.int
+	if c.rank == root {
+		lens = make([]C.int, c.size)
+	}
+	if err := call("Gather", func() C.int { return C.hp_gather_counts(c.comm, &n, intPtr(lens), C.int(root)) }); err != nil {
+		return nil, err
+	}
+	var counts, displs []C.int
+	var all []byte
+	if c.rank == root {
+		ints := make([]int, len(lens))
+		for r, l := range lens {
+			ints[r] = int(l)
+		}
+		var total int
+		var err error
+		if counts, displs, total, err = layout("Gather", ints); err != nil {
+			return nil, err
+		}
+		all = make([]byte, total)
+	}
+	err := call("Gather", func() C.int {
+		return C.hp_gatherv(c.comm, ptr(data), n, ptr(all), intPtr(counts), intPtr(displs), C.int(root))
+	})
+	if err != nil || c.rank != root {
+		return nil, err
+	}
+	parts := make([][]byte, c.size)
+	for r := range parts {
+		parts[r] = all[displs[r] : displs[r]+counts[r] : displs[r]+counts[r]]
+	}
+	return parts, nil
+}
+
+func (c *mpiComm) Scatter(root int, parts [][]byte) ([]byte, error) {
+	if err := checkRank("Scatter", c, root, false); err != nil {
+		return nil, err
+	}
+	var counts, displs []C.int
+	var all []byte
+	if c.rank == root {
+		if len(parts) != c.size {
+			// The others are about to wait in MPI_Scatter: end the job rather
+			// than leave them there.
+			err := argError("Scatter", "root has %d parts for %d ranks", len(parts), c.size)
+			fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", c.rank, c.host, err)
+			c.Abort(1)
+		}
+		lens := make([]int, len(parts))
+		for r, p := range parts {
+			lens[r] = len(p)
+		}
+		var total int
+		var err error
+		if counts, displs, total, err = layout("Scatter", lens); err != nil {
+			fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", c.rank, c.host, err)
+			c.Abort(1)
+		}
+		all = make([]byte, 0, total)
+		for _, p := range parts {
+			all = append(all, p...)
+		}
+	}
+	var n C.int
+	if err := call("Scatter", func() C.int { return C.hp_scatter_counts(c.comm, intPtr(counts), &n, C.int(root)) }); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, int(n))
+	err := call("Scatter", func() C.int {
+		return C.hp_scatterv(c.comm, ptr(all), intPtr(counts), intPtr(displs), ptr(buf), n, C.int(root))
+	})
+	return buf, err
+}
+
+func (c *mpiComm) Reduce(root int, dst, src []byte, t Type, op Op) error {
+	if err := checkRank("Reduce", c, root, false); err != nil {
+		return err
+	}
+	if err := checkReduce("Reduce", dst, src, t, op, c.rank == root); err != nil {
+		return err
+	}
+	n, err := elements("Reduce", src, t)
+	if err != nil {
+		return err
+	}
+	if c.rank != root {
+		dst = nil
+	}
+	return call("Reduce", func() C.int {
+		return C.hp_reduce(c.comm, ptr(dst), ptr(src), n, C.int(t), C.int(op), C.int(root))
+	})
+}
+
+func (c *mpiComm) Allreduce(dst, src []byte, t Type, op Op) error {
+	if err := checkReduce("Allreduce", dst, src, t, op, true); err != nil {
+		return err
+	}
+	n, err := elements("Allreduce", src, t)
+	if err != nil {
+		return err
+	}
+	return call("Allreduce", func() C.int {
+		return C.hp_allreduce(c.comm, ptr(dst), ptr(src), n, C.int(t), C.int(op))
+	})
+}
+
+func elements(op string, src []byte, t Type) (C.int, error) {
+	n := len(src) / t.Size()
+	if n > math.MaxInt32 {
+		return 0, argError(op, "%d elements exceed MPI's int count", n)
+	}
+	return C.int(n), nil
+}
+
+func (c *mpiComm) Split(color, key int) (Comm, error) {
+	var out C.MPI_Comm
+	var isNull C.int
+	if err := call("Split", func() C.int { return C.hp_split(c.comm, C.int(color), C.int(key), &out, &isNull) }); err != nil {
+		return nil, err
+	}
+	if isNull != 0 {
+		return nil, nil
+	}
+	nc, err := newComm(out)
+	if err != nil {
+		return nil, err
+	}
+	return nc, nil
+}
+
+// setMessageBlock lowers the size above which a message travels as a derived
+// type, so that tests can exercise the path for messages over 2 GiB.
+func setMessageBlock(n int) { C.hp_set_block(C.longlong(n)) }

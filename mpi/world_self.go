@@ -1,0 +1,25 @@
+//go:build !mpi && !mpich
+
+package mpi
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+const implementation = ""
+
+// Built without MPI, Run is one rank of Local's world: the same semantics as
+// MPI at np=1, collectives included.
+func run(ctx context.Context, main func(ctx context.Context, world Comm) error) int {
+	if err := launchMismatch(os.Getenv, 1, "it was built without MPI"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := runLocal(ctx, 1, main); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return exitCode(err)
+	}
+	return 0
+}
