@@ -1,0 +1,74 @@
+package mpimap
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestGridOrderAndIndex(t *testing.T) {
+	a := []string{"a0", "a1"}
+	b := []string{"b0", "b1", "b2"}
+	c := []string{"c0", "c1", "c2", "c3"}
+	got := Grid(a, b, c)
+	if len(got) != len(a)*len(b)*len(c) {
+		t.Fatalf("Grid gave %d points, want %d", len(got), len(a)*len(b)*len(c))
+	}
+	// The same order as nested loops, outermost list first.
+	i := 0
+	for ia := range a {
+		for ib := range b {
+			for ic := range c {
+				p := got[i]
+				if p.Index != i {
+					t.Errorf("point %d has Index %d", i, p.Index)
+				}
+				if want := []int{ia, ib, ic}; !slices.Equal(p.Coords, want) {
+					t.Errorf("point %d has Coords %v, want %v", i, p.Coords, want)
+				}
+				if want := []string{a[ia], b[ib], c[ic]}; !slices.Equal(p.Values, want) {
+					t.Errorf("point %d has Values %v, want %v", i, p.Values, want)
+				}
+				i++
+			}
+		}
+	}
+}
+
+func TestGridPointsDoNotAlias(t *testing.T) {
+	g := Grid([]int{1, 2}, []int{3, 4})
+	// Appending to one point's slices must not overwrite the next point.
+	_ = append(g[0].Values, 99)
+	_ = append(g[0].Coords, 99)
+	if g[1].Values[0] != 1 || g[1].Coords[0] != 0 {
+		t.Errorf("appending to point 0 changed point 1: %+v", g[1])
+	}
+}
+
+func TestGridEdgeCases(t *testing.T) {
+	if g := Grid([]int{1, 2}, nil, []int{3}); len(g) != 0 {
+		t.Errorf("Grid with an empty list = %v, want no points", g)
+	}
+	g := Grid[int]()
+	if len(g) != 1 || g[0].Index != 0 || len(g[0].Values) != 0 || len(g[0].Coords) != 0 {
+		t.Errorf("Grid of no lists = %+v, want one empty point", g)
+	}
+	g = Grid([]int{7, 8, 9})
+	for i, p := range g {
+		if p.Index != i || p.Values[0] != 7+i || p.Coords[0] != i {
+			t.Errorf("one-list Grid point %d = %+v", i, p)
+		}
+	}
+}
+
+func TestGridTooLargePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Grid with more than MaxInt points did not panic")
+		}
+	}()
+	// Lists whose lengths multiply past MaxInt, without allocating them:
+	// a slice of zero-size elements takes no memory.
+	big := make([]struct{}, math.MaxInt/2)
+	Grid(big, big[:3])
+}
