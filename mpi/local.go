@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/hpcmap/hpcmap/internal/recovered"
 )
 
 // Local runs main on n in-process ranks (goroutines) with the same semantics as
@@ -65,7 +67,7 @@ func callMain(ctx context.Context, c Comm, main func(ctx context.Context, world 
 	returned := false
 	defer func() {
 		if v := recover(); v != nil {
-			err = &RankError{Rank: c.Rank(), Host: c.Host(), Panic: true, Err: panicError(v)}
+			err = &RankError{Rank: c.Rank(), Host: c.Host(), Panic: true, Err: recovered.Error(v)}
 		} else if !returned && err == nil {
 			err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: errAbortCalled}
 		}
@@ -78,17 +80,6 @@ func callMain(ctx context.Context, c Comm, main func(ctx context.Context, world 
 }
 
 var errAbortCalled = fmt.Errorf("%w by Abort", ErrAborted)
-
-// panicError turns a recovered value into an error that keeps the value (when
-// it is an error) and the stack of the panicking goroutine.
-func panicError(v any) error {
-	buf := make([]byte, 64<<10)
-	buf = buf[:runtime.Stack(buf, false)]
-	if err, ok := v.(error); ok {
-		return fmt.Errorf("panic: %w\n\n%s", err, buf)
-	}
-	return fmt.Errorf("panic: %v\n\n%s", v, buf)
-}
 
 // localWorld is the shared state of Local's ranks: one mailbox per rank and the
 // job's abort state.

@@ -1,0 +1,127 @@
+package mpimap
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Schedule says how tasks are shared among ranks.
+type Schedule int
+
+const (
+	// Block gives each rank one contiguous block of tasks, the blocks
+	// differing in size by at most one, for any number of tasks ("equal
+	// portion"). The default: no messages until results flow back.
+	Block Schedule = iota
+	// Cyclic gives rank r the tasks r, r+np, r+2np, ...: static, and better
+	// than Block when task cost grows or shrinks along the arguments.
+	Cyclic
+	// Dynamic has rank 0 deal chunks of WithChunk tasks to whichever rank
+	// asks next ("card dealer"); rank 0's own workers draw from the same
+	// supply. Best for tasks of unpredictable cost.
+	Dynamic
+	// Guided deals like Dynamic with chunks that shrink as the supply runs
+	// down: a share of the remaining tasks, never less than WithChunk.
+	Guided
+	numSchedules
+)
+
+var scheduleNames = [...]string{"block", "cyclic", "dynamic", "guided"}
+
+func (s Schedule) String() string {
+	if s < 0 || s >= numSchedules {
+		return fmt.Sprintf("Schedule(%d)", int(s))
+	}
+	return scheduleNames[s]
+}
+
+// ParseSchedule is the Schedule named s ("block", "cyclic", "dynamic" or
+// "guided"), for command-line flags.
+func ParseSchedule(s string) (Schedule, error) {
+	for i, name := range scheduleNames {
+		if s == name {
+			return Schedule(i), nil
+		}
+	}
+	return 0, fmt.Errorf("mpimap: unknown schedule %q (want block, cyclic, dynamic or guided)", s)
+}
+
+// Option configures a Map.
+type Option func(*config)
+
+// WithSchedule sets how tasks are shared among ranks; the default is Block.
+func WithSchedule(s Schedule) Option {
+	return func(c *config) {
+		if s < 0 || s >= numSchedules {
+			c.fail(fmt.Errorf("mpimap: WithSchedule(%d): no such schedule", int(s)))
+		}
+		c.schedule = s
+	}
+}
+
+// WithChunk sets the tasks per message for Dynamic, and the least chunk for
+// Guided; the default is 1. Larger chunks cost fewer messages and balance the
+// load more coarsely.
+func WithChunk(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			c.fail(fmt.Errorf("mpimap: WithChunk(%d): a chunk is at least one task", n))
+		}
+		c.chunk = n
+	}
+}
+
+// WithWorkers sets the goroutines per rank that run the task function; the
+// default, and the meaning of 0, is runtime.GOMAXPROCS(0), which under
+// Slurm's CPU binding is the CPUs per task.
+func WithWorkers(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.fail(fmt.Errorf("mpimap: WithWorkers(%d): the number of workers cannot be negative", n))
+		}
+		c.workers = n
+	}
+}
+
+// WithoutRoot keeps rank 0 from running tasks when there are other ranks, so
+// that it only deals tasks and gathers results: for very large jobs, where
+// serving hundreds of ranks is a full-time job.
+func WithoutRoot() Option { return func(c *config) { c.noRoot = true } }
+
+type config struct {
+	schedule Schedule
+	chunk    int
+	workers  int
+	noRoot   bool
+	err      error // the first invalid option
+}
+
+func newConfig(opts []Option) config {
+	c := config{schedule: Block, chunk: 1}
+	for _, o := range opts {
+		if o == nil {
+			c.fail(fmt.Errorf("mpimap: nil Option"))
+			continue
+		}
+		o(&c)
+	}
+	if c.workers == 0 {
+		c.workers = runtime.GOMAXPROCS(0)
+	}
+	return c
+}
+
+func (c *config) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// fingerprint summarises the settings that every rank must share.
+func (c config) fingerprint() int64 {
+	fp := int64(c.schedule)<<56 | int64(c.chunk)<<1
+	if c.noRoot {
+		fp |= 1
+	}
+	return fp
+}
