@@ -60,3 +60,15 @@ func Worlds(t *testing.T, sizes []int, body func(ctx context.Context, c mpi.Comm
 		})
 	}
 }
+
+// LauncherEnv is the environment tests give mpirun on a small shared machine:
+// run as root, more ranks than cores, ranks that yield when idle instead of
+// spinning, and no binding, so a rank sees every core.
+var LauncherEnv = []string{
+	"OMPI_ALLOW_RUN_AS_ROOT=1",
+	"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+	"OMPI_MCA_rmaps_base_oversubscribe=1",
+	"OMPI_MCA_mpi_yield_when_idle=1",
+	"OMPI_MCA_hwloc_base_binding_policy=none",
+	"OMPI_MCA_btl_vader_single_copy_mechanism=none",
+}

@@ -1,0 +1,32 @@
+// Command fault fails on its last rank while the others wait for a message
+// that never comes: the job must end, non-zero, instead of hanging.
+//
+//	fault panic|error
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hpcmap/hpcmap/mpi"
+)
+
+func main() { os.Exit(mpi.Run(run)) }
+
+func run(ctx context.Context, c mpi.Comm) error {
+	if c.Rank() == c.Size()-1 {
+		time.Sleep(300 * time.Millisecond) // let the others block first
+		switch os.Args[1] {
+		case "panic":
+			panic("injected panic")
+		case "error":
+			return errors.New("injected failure")
+		}
+		return fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	_, _, err := c.Recv(mpi.AnySource, 1)
+	return err
+}
