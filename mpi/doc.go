@@ -1,0 +1,35 @@
+// Package mpi is the thin layer between hpcmap and the system MPI: a Comm of
+// ranks that send byte messages and take part in collectives, and Run, which
+// starts and ends an SPMD program.
+//
+// # Three worlds, one interface
+//
+// Built with -tags mpi the package binds OpenMPI, with -tags mpich MPICH
+// (through cgo and pkg-config; each implementation's flags in a file of its
+// own). Built without tags it needs no MPI at all: Run gives a one-rank world
+// that behaves like MPI at np=1, and Local runs n ranks as goroutines, for
+// tests and for machines without MPI. A binary started by a launcher that
+// disagrees with its build (built without MPI, or for the other MPI) stops at
+// once and says how to rebuild.
+//
+// # Threads
+//
+// MPI is initialised at MPI_THREAD_SERIALIZED on the main thread, and every
+// call is serialised by a lock, so a Comm is safe to share; a goroutine
+// blocked in Recv or a collective holds up the others, though, so let one
+// goroutine own the communication (mpimap does).
+//
+// # Failure
+//
+// An error or a panic in main on any rank prints "rank R on HOST: ..." and
+// aborts the whole job with a non-zero code: a job never hangs on a dead rank
+// and never exits 0 after a failure. Communication errors are *Error values
+// carrying MPI's own error string; nothing is logged by the package.
+//
+// # Limits
+//
+// Messages of any length are sent whole (those over MPI's 2 GiB int count
+// travel as one element of a derived datatype). Gather and Scatter use
+// MPI_Gatherv and MPI_Scatterv, whose displacements are ints: at most 2 GiB in
+// all. Tags run from 0 to MaxTag; mpimap uses those from ReservedTag up.
+package mpi
