@@ -96,8 +96,7 @@ launch() {
 		if ! timeout -k 5 "$BENCH_TIMEOUT" "${runner[@]}" "$@" >"$log" 2>&1; then
 			warn "$name on $impl np=$np failed or timed out (see $log):"
 			sed 's/^/    /' "$log" | tail -8 >&2
-			failed=1
-			continue
+			failed=1 # the figures it printed before failing still count
 		fi
 		while read -r key v; do
 			case $key in
@@ -114,6 +113,7 @@ launch() {
 }
 
 start=$SECONDS
+load=$(cut -d' ' -f1 /proc/loadavg) # others' work on the machine skews every figure
 for cfg in $BENCH_CONFIGS; do
 	impl=${cfg%%:*}
 	echo "bench: $impl np=${cfg##*:}" >&2
@@ -179,13 +179,14 @@ echo "$line |"
 line="| AllSum ÷ C MPI_Allreduce |"
 for cfg in "${cfgs[@]}"; do
 	r=$(ratio "${val[$cfg.allsum_us]:-}" "${val[$cfg.allreduce_us]:-}" %.2f)
-	line+=" ${r:+$r×}${r:-–} |"
+	line+=" $([ -n "$r" ] && echo "$r×" || echo –) |"
 done
 echo "$line ≤ 1.5× |"
 echo
 echo "Best of $LAUNCHES launches of each program; each launch prints the median of its repetitions" \
-	"(C: 7 × 20000 iterations; Go: 5 maps / 5 × 20000 AllSum calls; mpi4py.futures: 3 maps)." \
+	"(C: 7 × 20000 iterations; Go: 5 repetitions of ≥ 0.2 s each, sizes grown as in testing.B, Block fixed at 1e6;" \
+	"mpi4py.futures: 3 maps of 1500 / 20000 tasks)." \
 	"Dynamic runs keep rank 0 from computing (it only deals), as mpi4py.futures does." \
 	"OpenMPI mpi_yield_when_idle=$BENCH_YIELD (auto: 1 only when np > $CORES cores); binding none." \
-	"$(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n), $CORES cores, $((SECONDS - start)) s of runs."
+	"$(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n), $CORES cores, load average $load at the start, $((SECONDS - start)) s of runs."
 exit $failed

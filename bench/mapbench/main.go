@@ -1,0 +1,217 @@
+// Command mapbench measures hpcmap's Map and reduce on the real MPI world, for
+// bench/run.sh (make bench). Build it with -tags mpi (OpenMPI) or -tags mpich
+// and start it with the matching launcher:
+//
+//	go build -tags mpi -o mapbench ./bench/mapbench
+//	mpirun.openmpi -np 2 ./mapbench
+//
+// Rank 0 prints one "name value" line per figure, each the median over -reps
+// timed repetitions:
+//
+//	dynamic_chunk1_tps   empty tasks per second, Dynamic, chunk 1, rank 0 only deals
+//	dynamic_chunk16_tps  the same with chunk 16
+//	block_tps            tasks per second of a Block map of -nblock tasks returning float64
+//	allsum_us            microseconds per reduce.AllSum of one float64
+//
+// and, for the record, a "name_n" line with the tasks or calls per repetition.
+// As in Go's testing.B, the size of the Dynamic maps and the number of AllSum
+// calls grow until one repetition takes -mintime, so that the run is short
+// however fast or slow the code under test is; the growing runs also serve as
+// the warm-up.
+//
+// Keeping rank 0 from computing in the Dynamic runs makes the figure what the
+// dealer can hand out to other ranks, which is what limits a large job; the
+// empty tasks make it the cost of the machinery alone.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/hpcmap/hpcmap/mpi"
+	"github.com/hpcmap/hpcmap/mpimap"
+	"github.com/hpcmap/hpcmap/reduce"
+)
+
+var (
+	minTime = flag.Duration("mintime", 200*time.Millisecond, "least duration of one timed repetition")
+	nBlock  = flag.Int("nblock", 1_000_000, "tasks per Block map (fixed, not grown)")
+	reps    = flag.Int("reps", 5, "timed repetitions per figure (the median is printed)")
+	workers = flag.Int("workers", 0, "goroutines per rank running tasks (0: mpimap's default)")
+)
+
+// maxSize bounds the growth of a repetition: 8 M tasks hold 128 MB of
+// arguments and results on rank 0.
+const maxSize = 8 << 20
+
+func main() {
+	flag.Parse()
+	os.Exit(mpi.Run(run))
+}
+
+// figure is one measurement: op runs it collectively at size n (tasks or
+// calls) and returns the time rank 0 saw.
+type figure struct {
+	name  string
+	start int  // first size; with grow false, the only one
+	grow  bool // grow the size until a repetition takes minTime
+	perUs bool // report microseconds per unit instead of units per second
+	op    func(n int) (time.Duration, error)
+}
+
+func run(ctx context.Context, world mpi.Comm) error {
+	if world.Size() < 2 {
+		return fmt.Errorf("mapbench: need at least 2 ranks, have %d", world.Size())
+	}
+	if *nBlock < 1 || *reps < 1 || *minTime <= 0 {
+		return fmt.Errorf("mapbench: -nblock, -reps and -mintime must be positive")
+	}
+	var common []mpimap.Option
+	if *workers > 0 {
+		common = append(common, mpimap.WithWorkers(*workers))
+	}
+	dealt := func(chunk int) []mpimap.Option {
+		return append(slices.Clone(common),
+			mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithChunk(chunk), mpimap.WithoutRoot())
+	}
+	figures := []figure{
+		{"dynamic_chunk1", 1000, true, false, func(n int) (time.Duration, error) {
+			return timeMap(ctx, world, n, identity, dealt(1))
+		}},
+		{"dynamic_chunk16", 10_000, true, false, func(n int) (time.Duration, error) {
+			return timeMap(ctx, world, n, identity, dealt(16))
+		}},
+		{"block", *nBlock, false, false, func(n int) (time.Duration, error) {
+			return timeMap(ctx, world, n, half, append(slices.Clone(common), mpimap.WithSchedule(mpimap.Block)))
+		}},
+		{"allsum", 1000, true, true, func(n int) (time.Duration, error) { return timeAllSum(world, n) }},
+	}
+
+	if world.Rank() == 0 {
+		fmt.Printf("np %d\n", world.Size())
+	}
+	for _, f := range figures {
+		n, err := size(world, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		got := make([]float64, *reps)
+		for i := range got {
+			d, err := f.op(n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			if f.perUs {
+				got[i] = d.Seconds() * 1e6 / float64(n)
+			} else {
+				got[i] = float64(n) / d.Seconds()
+			}
+		}
+		if world.Rank() == 0 {
+			unit := "_tps"
+			if f.perUs {
+				unit = "_us"
+			}
+			fmt.Printf("%s_n %d\n%s%s %.4g\n", f.name, n, f.name, unit, median(got))
+		}
+	}
+	return nil
+}
+
+// size runs f at growing sizes until one run takes minTime on rank 0 (or
+// once, as a warm-up, if f does not grow) and returns the size to time.
+// Rank 0 decides and broadcasts each step, so every rank makes the same calls.
+func size(world mpi.Comm, f figure) (int, error) {
+	n := f.start
+	for {
+		d, err := f.op(n)
+		if err != nil {
+			return 0, err
+		}
+		next := []int64{0} // 0: n is the size
+		if world.Rank() == 0 && f.grow && d < *minTime && n < maxSize {
+			// Aim 20% past minTime, growing at least 2× and at most 100× a step.
+			scale := 1.2 * minTime.Seconds() / max(d.Seconds(), 1e-9)
+			next[0] = int64(min(float64(n)*min(max(scale, 2), 100), maxSize))
+		}
+		if next, err = mpi.BcastSlice(world, 0, next); err != nil {
+			return 0, err
+		}
+		if next[0] == 0 {
+			return n, nil
+		}
+		n = int(next[0])
+	}
+}
+
+// identity is the empty task of the Dynamic runs: the same task that
+// bench/futures_bench.py maps with mpi4py.futures.
+func identity(_ context.Context, i int) (int, error) { return i, nil }
+
+// half is the Block run's task: trivial work with a float64 result.
+func half(_ context.Context, i int) (float64, error) { return float64(i) / 2, nil }
+
+// timeMap times one Map of fn over 0..n-1 on rank 0. It checks rank 0's
+// results, so that a broken schedule cannot pass for a fast one.
+func timeMap[R int | float64](ctx context.Context, world mpi.Comm, n int,
+	fn func(context.Context, int) (R, error), opts []mpimap.Option) (time.Duration, error) {
+	args := make([]int, n)
+	for i := range args {
+		args[i] = i
+	}
+	// Start together so that rank 0's clock does not include others' lateness.
+	if err := world.Barrier(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	res, err := mpimap.Map(ctx, world, args, fn, opts...)
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if world.Rank() != 0 {
+		return elapsed, nil
+	}
+	if len(res) != n {
+		return 0, fmt.Errorf("Map returned %d results for %d tasks", len(res), n)
+	}
+	for i, r := range res {
+		if want, _ := fn(ctx, i); r != want {
+			return 0, fmt.Errorf("result %d is %v, want %v", i, r, want)
+		}
+	}
+	return elapsed, nil
+}
+
+// timeAllSum times calls calls of reduce.AllSum of a float64 on rank 0.
+func timeAllSum(world mpi.Comm, calls int) (time.Duration, error) {
+	if err := world.Barrier(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var s float64
+	for range calls {
+		var err error
+		if s, err = reduce.AllSum(world, 1.0); err != nil {
+			return 0, err
+		}
+	}
+	elapsed := time.Since(start)
+	if s != float64(world.Size()) {
+		return 0, fmt.Errorf("AllSum of 1 over %d ranks is %v", world.Size(), s)
+	}
+	return elapsed, nil
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
