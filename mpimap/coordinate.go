@@ -230,7 +230,8 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 		batch    writer
 	)
 	own := map[int]error{}
-	target := 2 * m.cfg.workers * m.cfg.chunk
+	win := window{workers: m.cfg.workers, chunk: m.cfg.chunk}
+	var asked time.Time // when the unanswered request was sent
 	for {
 		progress := false
 		// Finished pieces go into the next message.
@@ -239,6 +240,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 		batch.b = batch.b[:0]
 		for _, d := range pieces {
 			progress = true
+			win.ran(d.ran, d.took)
 			for _, f := range d.fails {
 				own[f.index] = f.err
 			}
@@ -251,7 +253,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			p.drop()
 		}
 		want := 0
-		if !exhausted && !stopping && !awaiting && p.outstanding < target {
+		if target := win.target(); !exhausted && !stopping && !awaiting && p.outstanding < target {
 			want = max(1, (target-p.outstanding)/m.cfg.chunk)
 		}
 		final := p.outstanding == 0 && !awaiting && (exhausted || stopping)
@@ -269,7 +271,9 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			if err := m.comm.Send(0, tagToRoot, batch.b); err != nil {
 				return fmt.Errorf("mpimap: %w", err)
 			}
-			awaiting = want > 0
+			if awaiting = want > 0; awaiting {
+				asked = time.Now()
+			}
 			if final {
 				break
 			}
@@ -288,6 +292,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			switch r.byte() {
 			case kindChunks:
 				awaiting = false
+				win.roundTrip(time.Since(asked))
 				k := r.uint()
 				if k == 0 {
 					exhausted = true

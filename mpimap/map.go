@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hpcmap/hpcmap/internal/recovered"
 	"github.com/hpcmap/hpcmap/mpi"
@@ -142,8 +143,9 @@ func (m *mapper[T, R]) pieceSize(count int) int {
 // pieceDone is a piece of tasks that a worker goroutine has finished.
 type pieceDone[R any] struct {
 	s     span
-	ran   int // tasks run: a prefix of the span; the rest never started
-	vals  []R // results, on ranks other than 0 (rank 0 writes them in place)
+	ran   int           // tasks run: a prefix of the span; the rest never started
+	took  time.Duration // time spent running them
+	vals  []R           // results, on ranks other than 0 (rank 0 writes them in place)
 	fails []failure
 }
 
@@ -234,9 +236,11 @@ func (m *mapper[T, R]) runPiece(ctx context.Context, s span, results []R) pieceD
 	if results == nil {
 		d.vals = make([]R, s.count)
 	}
+	start := time.Now()
 	for d.ran < s.count && !m.stopped.Load() {
 		d.ran = m.runFrom(ctx, s, d.ran, results, d.vals, &d.fails)
 	}
+	d.took = time.Since(start)
 	return d
 }
 
@@ -326,4 +330,43 @@ func mapError(fails []failure, own map[int]error, in interruption, ownCause erro
 // sortFailures puts failures in argument order.
 func sortFailures(f []failure) {
 	slices.SortFunc(f, func(a, b failure) int { return a.index - b.index })
+}
+
+// window sizes the tasks a rank other than 0 keeps requested or at hand under
+// Dynamic and Guided: two chunks per worker, plus what its workers get
+// through in one round trip to rank 0 (the bandwidth-delay product), so that
+// short tasks are never held up by messaging while the tail imbalance stays
+// within about one round trip. Capped at 64 chunks per worker.
+type window struct {
+	workers, chunk int
+	rtt, perTask   float64 // moving averages, in seconds
+}
+
+func (w *window) target() int {
+	base := 2 * w.workers * w.chunk
+	limit := 64 * w.workers * w.chunk
+	switch {
+	case w.rtt == 0: // no round trip measured yet
+		return base
+	case w.perTask <= 0:
+		return limit
+	}
+	return min(limit, base+int(float64(w.workers)*w.rtt/w.perTask))
+}
+
+// average folds a sample into a moving average.
+func average(avg *float64, sample float64) {
+	if *avg == 0 {
+		*avg = sample
+	} else {
+		*avg += (sample - *avg) / 8
+	}
+}
+
+func (w *window) roundTrip(d time.Duration) { average(&w.rtt, d.Seconds()) }
+
+func (w *window) ran(tasks int, took time.Duration) {
+	if tasks > 0 {
+		average(&w.perTask, took.Seconds()/float64(tasks))
+	}
 }
