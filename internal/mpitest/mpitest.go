@@ -8,9 +8,14 @@ package mpitest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hpcmap/hpcmap/mpi"
 )
@@ -71,4 +76,51 @@ var LauncherEnv = []string{
 	"OMPI_MCA_mpi_yield_when_idle=1",
 	"OMPI_MCA_hwloc_base_binding_policy=none",
 	"OMPI_MCA_btl_vader_single_copy_mechanism=none",
+}
+
+// Launchers are the real MPI launchers, each with the build tag of its MPI.
+var Launchers = []struct{ Tag, Command string }{
+	{"mpi", "mpirun.openmpi"},
+	{"mpich", "mpirun.mpich"},
+}
+
+// Build builds the main package in dir with the given build tags (space
+// separated, "" for none) into a temporary directory, and returns the binary.
+func Build(t *testing.T, dir, tags string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(dir))
+	if out, err := exec.Command("go", "build", "-tags="+tags, "-o", bin, dir).CombinedOutput(); err != nil {
+		t.Fatalf("building %s with tags %q: %v\n%s", dir, tags, err, out)
+	}
+	return bin
+}
+
+// Job is how a launched job ended.
+type Job struct {
+	Exit    int // the launcher's exit code; -1 if it did not exit by itself
+	Output  string
+	Elapsed time.Duration
+	Hung    bool // still running at the deadline, and killed
+}
+
+// Launch runs launcher -np np bin args... with LauncherEnv, and kills it if
+// it runs longer than limit.
+func Launch(t *testing.T, launcher string, np int, limit time.Duration, bin string, args ...string) Job {
+	t.Helper()
+	if _, err := exec.LookPath(launcher); err != nil {
+		t.Fatalf("%s not found: install OpenMPI and MPICH (make deps)", launcher)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, launcher, append([]string{"-np", strconv.Itoa(np), bin}, args...)...)
+	cmd.Env = append(os.Environ(), LauncherEnv...)
+	cmd.WaitDelay = time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	job := Job{Exit: cmd.ProcessState.ExitCode(), Output: string(out), Elapsed: time.Since(start), Hung: ctx.Err() != nil}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) && !job.Hung {
+		t.Fatalf("running %s: %v", launcher, err)
+	}
+	return job
 }

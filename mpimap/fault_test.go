@@ -1,0 +1,40 @@
+package mpimap_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hpcmap/hpcmap/internal/mpitest"
+)
+
+// TestFaultsEndTheJob injects failures into jobs of three ranks inside a Map,
+// on both MPIs: each must end the launcher non-zero within 10 s, never hang
+// and never exit 0. A task that panics is a TaskError, and the job goes on.
+func TestFaultsEndTheJob(t *testing.T) {
+	if mpitest.RealMPI() {
+		t.Skip("starts its own jobs; run without MPI tags")
+	}
+	for _, l := range mpitest.Launchers {
+		bin := mpitest.Build(t, "./testdata/fault", l.Tag)
+		for _, mode := range []string{"panic-outside", "error-outside", "exit-in-task", "kill-rank", "kill-root", "task-panic"} {
+			t.Run(l.Command+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				job := mpitest.Launch(t, l.Command, 3, 10*time.Second, bin, mode)
+				t.Logf("exit %d after %v", job.Exit, job.Elapsed.Round(time.Millisecond))
+				if job.Hung {
+					t.Fatalf("the job hung: still running after 10 s\n%s", job.Output)
+				}
+				if mode == "task-panic" {
+					if job.Exit != 0 || !strings.Contains(job.Output, "task 20 panicked on rank") {
+						t.Fatalf("exit %d, want 0 with the panic reported as a TaskError\n%s", job.Exit, job.Output)
+					}
+					return
+				}
+				if job.Exit == 0 {
+					t.Fatalf("the job exited 0 after a %s\n%s", mode, job.Output)
+				}
+			})
+		}
+	}
+}
