@@ -233,7 +233,7 @@ func describePlacement(ranks []rankPlace) string {
 			who = "ranks " + rankList(rs) + " may use only " + plural(k.have, "CPU") + " each"
 		}
 		fmt.Fprintf(&b, "\nplacement: warning: %s though --cpus-per-task=%d: "+
-			"the launcher bound them more tightly; give srun --cpus-per-task=%d as well "+
+			"the launcher's CPU binding is tighter; give srun --cpus-per-task=%d as well "+
 			"(since Slurm 22.05 srun does not take it from sbatch; or export SRUN_CPUS_PER_TASK), "+
 			"or start mpirun with --map-by slot:PE=%d",
 			who, k.want, k.want, k.want)
