@@ -60,7 +60,7 @@ func metropolis(rng *rand.Rand, beta, m, h float64, burnIn, iterations int) esti
 	var means [batches]float64
 	accepted, sum := 0, 0.0
 	for b := range batches {
-		// Balanced batches, like auc's blocks: no step is left out.
+		// Batch lengths differ by at most one step, and no step is left out.
 		n := (b+1)*iterations/batches - b*iterations/batches
 		s := 0.0
 		for range n {
