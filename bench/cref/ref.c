@@ -4,6 +4,10 @@
  *
  *   pingpong_us   8-byte round trip between ranks 0 and 1 (others wait)
  *   allreduce_us  MPI_Allreduce of one double over all ranks
+ *   probe_pingpong_us   the round trip with each receive preceded by an
+ *                 MPI_Probe for the length, as a receive of a message of
+ *                 unknown size must be (what mpi.Comm's Recv does)
+ *   mprobe_pingpong_us  the same with MPI_Mprobe + MPI_Mrecv
  *
  * Each figure is the median over REPS repetitions of ITERS iterations (after
  * a warm-up), printed by rank 0 as "name value" lines for bench/run.sh.
@@ -24,8 +28,32 @@ static double median(double *v, int n) {
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* How a ping-pong receives: knowing the length, or finding it out first. */
+enum recv_mode { KNOWN, PROBE, MPROBE };
+
+static void receive(char *buf, int src, enum recv_mode mode) {
+	MPI_Status st;
+	MPI_Message msg;
+	int n;
+	switch (mode) {
+	case KNOWN:
+		MPI_Recv(buf, 8, MPI_BYTE, src, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+		break;
+	case PROBE:
+		MPI_Probe(src, 0, MPI_COMM_WORLD, &st);
+		MPI_Get_count(&st, MPI_BYTE, &n);
+		MPI_Recv(buf, n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+		break;
+	case MPROBE:
+		MPI_Mprobe(src, 0, MPI_COMM_WORLD, &msg, &st);
+		MPI_Get_count(&st, MPI_BYTE, &n);
+		MPI_Mrecv(buf, n, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+		break;
+	}
+}
+
 /* pingpong returns the mean round-trip time in seconds over iters round trips. */
-static double pingpong(int rank, int iters) {
+static double pingpong(int rank, int iters, enum recv_mode mode) {
 	char buf[8] = {0};
 	double t0;
 	MPI_Barrier(MPI_COMM_WORLD);
@@ -33,11 +61,11 @@ static double pingpong(int rank, int iters) {
 	if (rank == 0) {
 		for (int i = 0; i < iters; i++) {
 			MPI_Send(buf, 8, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
-			MPI_Recv(buf, 8, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			receive(buf, 1, mode);
 		}
 	} else if (rank == 1) {
 		for (int i = 0; i < iters; i++) {
-			MPI_Recv(buf, 8, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			receive(buf, 0, mode);
 			MPI_Send(buf, 8, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
 		}
 	}
@@ -58,7 +86,7 @@ static double allreduce(int iters) {
 
 int main(int argc, char **argv) {
 	int rank, size, iters = 20000, reps = 7;
-	double *pp, *ar;
+	double *pp, *ar, *pr, *mp;
 
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -71,21 +99,30 @@ int main(int argc, char **argv) {
 	}
 	pp = malloc(reps * sizeof *pp);
 	ar = malloc(reps * sizeof *ar);
+	pr = malloc(reps * sizeof *pr);
+	mp = malloc(reps * sizeof *mp);
 
 	/* Warm up connections and caches so the first repetition is not an outlier. */
-	pingpong(rank, iters / 10 + 1);
+	pingpong(rank, iters / 10 + 1, KNOWN);
 	allreduce(iters / 10 + 1);
+	/* Interleaved, so that a spell of load from elsewhere hits all alike. */
 	for (int r = 0; r < reps; r++) {
-		pp[r] = pingpong(rank, iters);
+		pp[r] = pingpong(rank, iters, KNOWN);
 		ar[r] = allreduce(iters);
+		pr[r] = pingpong(rank, iters, PROBE);
+		mp[r] = pingpong(rank, iters, MPROBE);
 	}
 	if (rank == 0) {
 		printf("np %d\n", size);
 		printf("pingpong_us %.3f\n", median(pp, reps) * 1e6);
 		printf("allreduce_us %.3f\n", median(ar, reps) * 1e6);
+		printf("probe_pingpong_us %.3f\n", median(pr, reps) * 1e6);
+		printf("mprobe_pingpong_us %.3f\n", median(mp, reps) * 1e6);
 	}
 	free(pp);
 	free(ar);
+	free(pr);
+	free(mp);
 	MPI_Finalize();
 	return 0;
 }

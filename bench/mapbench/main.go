@@ -12,12 +12,15 @@
 //	dynamic_chunk16_tps  the same with chunk 16
 //	block_tps            tasks per second of a Block map of -nblock tasks returning float64
 //	allsum_us            microseconds per reduce.AllSum of one float64
+//	go_pingpong_us       microseconds per 8-byte Send/Recv round trip between
+//	                     ranks 0 and 1 through mpi.Comm: the floor under one
+//	                     Dynamic request and reply, to set beside C's
 //
 // and, for the record, a "name_n" line with the tasks or calls per repetition.
 // As in Go's testing.B, the size of the Dynamic maps and the number of AllSum
-// calls grow until one repetition takes -mintime, so that the run is short
-// however fast or slow the code under test is; the growing runs also serve as
-// the warm-up.
+// calls and round trips grow until one repetition takes -mintime, so that the
+// run is short however fast or slow the code under test is; the growing runs
+// also serve as the warm-up.
 //
 // Keeping rank 0 from computing in the Dynamic runs makes the figure what the
 // dealer can hand out to other ranks, which is what limits a large job; the
@@ -89,6 +92,7 @@ func run(ctx context.Context, world mpi.Comm) error {
 			return timeMap(ctx, world, n, half, append(slices.Clone(common), mpimap.WithSchedule(mpimap.Block)))
 		}},
 		{"allsum", 1000, true, true, func(n int) (time.Duration, error) { return timeAllSum(world, n) }},
+		{"go_pingpong", 1000, true, true, func(n int) (time.Duration, error) { return timePingPong(world, n) }},
 	}
 
 	if world.Rank() == 0 {
@@ -203,6 +207,38 @@ func timeAllSum(world mpi.Comm, calls int) (time.Duration, error) {
 	elapsed := time.Since(start)
 	if s != float64(world.Size()) {
 		return 0, fmt.Errorf("AllSum of 1 over %d ranks is %v", world.Size(), s)
+	}
+	return elapsed, nil
+}
+
+// timePingPong times n round trips of an 8-byte message between ranks 0 and
+// 1 on rank 0; the other ranks wait.
+func timePingPong(world mpi.Comm, n int) (time.Duration, error) {
+	const tag = 1
+	msg := make([]byte, 8)
+	if err := world.Barrier(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for range n {
+		var err error
+		switch world.Rank() {
+		case 0:
+			if err = world.Send(1, tag, msg); err == nil {
+				msg, _, err = world.Recv(1, tag)
+			}
+		case 1:
+			if msg, _, err = world.Recv(0, tag); err == nil {
+				err = world.Send(0, tag, msg)
+			}
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	elapsed := time.Since(start)
+	if len(msg) != 8 {
+		return 0, fmt.Errorf("ping-pong message came back with %d bytes, want 8", len(msg))
 	}
 	return elapsed, nil
 }
