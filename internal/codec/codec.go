@@ -1,0 +1,154 @@
+// Package codec turns values of any type into bytes and back, for messages
+// between the ranks of one job. It is shared by mpimap (task results) and
+// reduce (Func's values), so that both cross ranks by the same rules:
+//
+//   - Fixed-size types (booleans, numbers, and arrays and structs of them,
+//     with no pointers anywhere) travel as their memory, with no per-value
+//     work; the ranks of a job run one binary on one architecture.
+//   - Every other type goes through encoding/gob. New refuses up front, with
+//     the reason, a type that gob would refuse or silently damage: funcs,
+//     chans and unsafe pointers anywhere, unexported struct fields. Values
+//     of interface types are checked when they are encoded.
+package codec
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/gob"
+	"fmt"
+	"reflect"
+	"unsafe"
+)
+
+// Codec turns values of type R into bytes and back. Fixed-size types
+// (numbers, bools, arrays and structs of them) travel as their memory, with no
+// per-value work; the ranks of a job share one architecture. Every other type
+// goes through encoding/gob.
+type Codec[R any] struct {
+	fixed bool
+	size  int // bytes per value when fixed
+}
+
+// Fixed reports whether values travel as their memory. Their encoding cannot
+// fail then, and has the same size on every rank.
+func (c Codec[R]) Fixed() bool { return c.fixed }
+
+// New returns the codec of R, or an error saying why values of R cannot
+// cross ranks.
+func New[R any]() (Codec[R], error) {
+	t := reflect.TypeFor[R]()
+	if IsFixed(t) {
+		return Codec[R]{fixed: true, size: int(t.Size())}, nil
+	}
+	if err := checkGob(t, map[reflect.Type]bool{}); err != nil {
+		return Codec[R]{}, fmt.Errorf("values of type %v cannot cross ranks: %w", t, err)
+	}
+	return Codec[R]{}, nil
+}
+
+// IsFixed reports whether values of t are plain memory: no pointers, so that
+// their bytes mean the same in another process.
+func IsFixed(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Array:
+		return IsFixed(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !IsFixed(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+var (
+	gobEncoderType    = reflect.TypeFor[gob.GobEncoder]()
+	binaryMarshalType = reflect.TypeFor[encoding.BinaryMarshaler]()
+)
+
+// checkGob finds what gob would refuse or silently drop in t: funcs, chans and
+// unsafe pointers anywhere, and struct fields it cannot see. What an
+// interface holds is only known from a value: Append reports it.
+func checkGob(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	if t.Implements(gobEncoderType) || t.Implements(binaryMarshalType) ||
+		reflect.PointerTo(t).Implements(gobEncoderType) || reflect.PointerTo(t).Implements(binaryMarshalType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Uintptr:
+		return fmt.Errorf("it holds a %v", t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return checkGob(t.Elem(), seen)
+	case reflect.Map:
+		if err := checkGob(t.Key(), seen); err != nil {
+			return err
+		}
+		return checkGob(t.Elem(), seen)
+	case reflect.Struct:
+		exported := 0
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				return fmt.Errorf("field %s of %v is unexported, and would be lost (make the type fixed-size, export the field, or implement encoding.BinaryMarshaler)", f.Name, t)
+			}
+			exported++
+			if err := checkGob(f.Type, seen); err != nil {
+				return fmt.Errorf("field %s: %w", f.Name, err)
+			}
+		}
+		if exported == 0 && t.NumField() > 0 {
+			return fmt.Errorf("%v has no exported fields", t)
+		}
+	}
+	return nil
+}
+
+// Append adds the encoding of vals to dst.
+func (c Codec[R]) Append(dst []byte, vals []R) ([]byte, error) {
+	if c.fixed {
+		return append(dst, rawBytes(vals, c.size)...), nil
+	}
+	buf := bytes.NewBuffer(dst)
+	if err := gob.NewEncoder(buf).Encode(vals); err != nil {
+		return dst, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode fills dst, whose length is the number of values expected, from data.
+func (c Codec[R]) Decode(dst []R, data []byte) error {
+	if c.fixed {
+		if len(data) != len(dst)*c.size {
+			return fmt.Errorf("%d bytes for %d values of %d bytes", len(data), len(dst), c.size)
+		}
+		copy(rawBytes(dst, c.size), data)
+		return nil
+	}
+	var vals []R
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&vals); err != nil {
+		return fmt.Errorf("decoding %v: %w", reflect.TypeFor[R](), err)
+	}
+	if len(vals) != len(dst) {
+		return fmt.Errorf("%d values decoded where %d were sent", len(vals), len(dst))
+	}
+	copy(dst, vals)
+	return nil
+}
+
+// rawBytes views the memory of vals, values of size bytes each, as bytes.
+func rawBytes[R any](vals []R, size int) []byte {
+	if len(vals) == 0 || size == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), len(vals)*size)
+}
