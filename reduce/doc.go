@@ -1,0 +1,54 @@
+// Package reduce combines values across the ranks of an mpi.Comm: sums,
+// minima and maxima of numbers and of slices of numbers, reductions with any
+// Go function over values of any type, and running statistics (Moments) and
+// histograms that merge across ranks.
+//
+// Every function here is collective: every rank of the communicator calls it,
+// in the same order as the other collectives, as in MPI. Functions without
+// the All prefix leave the result on rank 0 and return the zero value
+// elsewhere; the All functions return it on every rank.
+//
+// # Two tiers
+//
+// Numbers (the Number types) are reduced by MPI itself, on typed buffers with
+// no copying and no encoding: Sum, Min, Max, AllSum, AllMin, AllMax for one
+// value, SumSlice and AllSumSlice element-wise. A scalar reduction is exactly
+// one MPI call.
+//
+// Func reduces values of any type with any function, applied on rank 0 in
+// rank order. Fixed-size values (numbers, and arrays and structs of them) are
+// copied as raw memory; others go through encoding/gob (see Func for the
+// rules). MergeMoments and MergeHistogram build on the two tiers.
+//
+// # Errors
+//
+// Slices whose lengths differ across ranks, a dst of the wrong length, or
+// histograms with different edges are found by a collective check before
+// anything is combined, and every rank returns an error wrapping ErrMismatch:
+// no rank is left waiting, and none goes on with a wrong result. A Func value
+// that cannot be encoded on one rank is likewise an error on every rank.
+// Errors of the communication itself wrap the mpi package's *mpi.Error.
+//
+// # Arithmetic
+//
+// Integer sums wrap around on overflow, modulo 2⁸, 2¹⁶, 2³² or 2⁶⁴, with no
+// error: use a wider type (int64, or float64) when a total may be large. This
+// is Go's rule for Local ranks and what OpenMPI and MPICH do in practice for
+// unsigned types; for signed types the C standard leaves overflow undefined,
+// so do not rely on the wrapped value there.
+//
+// Min and Max of floating-point values that include a NaN are left to the
+// implementation: MPI compares with C's < and > (the result depends on where
+// the NaN is), while Local ranks follow Go's min and max (NaN wins). Leave
+// NaNs out, or count them apart as Histogram does.
+//
+// MPI chooses the order in which it adds floating-point values, and that
+// order may change with the number of ranks and the MPI implementation: sums
+// can differ in the last bits between runs at different sizes. When the
+// result must be the same bit for bit whatever the layout, reduce with Func,
+// whose order is fixed (rank order), or sum in a fixed order on rank 0.
+//
+// Moments merge with the pairwise formulae of Chan, Golub and LeVeque, in
+// rank order; their mean and variance agree with gonum's stat.MeanVariance
+// of the pooled values.
+package reduce

@@ -1,0 +1,157 @@
+package reduce
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/hpcmap/hpcmap/mpi"
+)
+
+// Histogram counts values in bins with fixed edges. Bin i holds the values x
+// with edges[i] <= x < edges[i+1], as in gonum's stat.Histogram; values below
+// the first edge, values at or above the last, and NaNs are counted apart.
+// Make one with NewHistogram (gonum's floats.Span gives evenly spaced edges);
+// the zero value has no bins, and Add panics on it.
+type Histogram struct {
+	edges []float64
+	// One count per bin, then under, over and NaN: the layout that
+	// MergeHistogram sums across ranks in one call.
+	counts []int64
+}
+
+const (
+	extraUnder = iota // offsets after the bins in Histogram.counts
+	extraOver
+	extraNaN
+	extras
+)
+
+// NewHistogram returns an empty histogram with the given bin edges, which it
+// copies. It panics unless there are at least two edges, strictly increasing.
+func NewHistogram(edges []float64) *Histogram {
+	if len(edges) < 2 {
+		panic(fmt.Sprintf("reduce: NewHistogram: %d edges, need at least 2", len(edges)))
+	}
+	for i := 1; i < len(edges); i++ {
+		if !(edges[i-1] < edges[i]) { // also refuses NaN
+			panic(fmt.Sprintf("reduce: NewHistogram: edges[%d] = %v is not below edges[%d] = %v", i-1, edges[i-1], i, edges[i]))
+		}
+	}
+	return &Histogram{edges: slices.Clone(edges), counts: make([]int64, len(edges)-1+extras)}
+}
+
+// Add counts x.
+func (h *Histogram) Add(x float64) {
+	if h.edges == nil {
+		panic("reduce: Histogram.Add on a Histogram with no bins: use NewHistogram")
+	}
+	bins := len(h.edges) - 1
+	i, found := slices.BinarySearch(h.edges, x) // first edge >= x
+	switch {
+	case x != x:
+		i = bins + extraNaN
+	case found:
+		if i == bins { // x is the last edge: out of range, as in gonum
+			i = bins + extraOver
+		}
+	case i == 0:
+		i = bins + extraUnder
+	case i > bins:
+		i = bins + extraOver
+	default:
+		i--
+	}
+	h.counts[i]++
+}
+
+// Merge adds o's counts to h's. It panics if their edges differ.
+func (h *Histogram) Merge(o *Histogram) {
+	if !slices.Equal(h.edges, o.edges) {
+		panic("reduce: Histogram.Merge: the histograms have different edges")
+	}
+	for i, n := range o.counts {
+		h.counts[i] += n
+	}
+}
+
+// Edges returns a copy of the bin edges.
+func (h *Histogram) Edges() []float64 { return slices.Clone(h.edges) }
+
+// Counts returns a copy of the bin counts, one per bin.
+func (h *Histogram) Counts() []int64 { return slices.Clone(h.counts[:h.bins()]) }
+
+// Under is the number of values below the first edge.
+func (h *Histogram) Under() int64 { return h.extra(extraUnder) }
+
+// Over is the number of values at or above the last edge.
+func (h *Histogram) Over() int64 { return h.extra(extraOver) }
+
+// NaNs is the number of NaN values.
+func (h *Histogram) NaNs() int64 { return h.extra(extraNaN) }
+
+// N is the number of values added, in bins or not.
+func (h *Histogram) N() int64 {
+	var n int64
+	for _, k := range h.counts {
+		n += k
+	}
+	return n
+}
+
+func (h *Histogram) bins() int { return max(len(h.edges)-1, 0) }
+
+func (h *Histogram) extra(k int) int64 {
+	if h.counts == nil {
+		return 0
+	}
+	return h.counts[h.bins()+k]
+}
+
+// MergeHistogram returns, on rank 0, a histogram with the counts of every
+// rank's h added up; other ranks get nil. h is not changed. The edges must be
+// the same on every rank; if they are not, every rank returns an error
+// wrapping ErrMismatch.
+func MergeHistogram(c mpi.Comm, h *Histogram) (*Histogram, error) {
+	// A zero Histogram takes part in the check as one with no edges, so that
+	// its rank fails together with the others rather than leave them waiting.
+	if err := checkEdges(c, h.edges); err != nil {
+		return nil, fmt.Errorf("reduce: MergeHistogram: %w", err)
+	}
+	if h.edges == nil { // on every rank, after the check
+		return nil, fmt.Errorf("reduce: MergeHistogram: Histograms with no bins: use NewHistogram")
+	}
+	var out *Histogram
+	var dst []int64
+	if c.Rank() == 0 {
+		out = &Histogram{edges: slices.Clone(h.edges), counts: make([]int64, len(h.counts))}
+		dst = out.counts
+	}
+	if err := reduceInto(c, dst, h.counts, mpi.Sum, false); err != nil {
+		return nil, fmt.Errorf("reduce: MergeHistogram: %w", err)
+	}
+	return out, nil
+}
+
+// checkEdges makes sure that every rank has the same edges: first their
+// number, then, in one call, the maximum of (e, -e), which is (e, -e) itself
+// on every rank only if all agree. Every rank reaches the same verdict.
+func checkEdges(c mpi.Comm, edges []float64) error {
+	if err := checkLengths(c, len(edges), false, 0); err != nil {
+		return fmt.Errorf("edges: %w", err)
+	}
+	n := len(edges)
+	buf := make([]float64, 2*n)
+	for i, e := range edges {
+		buf[i], buf[n+i] = e, -e
+	}
+	hi := make([]float64, 2*n)
+	if err := reduceInto(c, hi, buf, mpi.Max, true); err != nil {
+		return err
+	}
+	for i := range n {
+		if lo := -hi[n+i]; hi[i] != lo {
+			return fmt.Errorf("%w: edge %d is %v on rank %d, from %v to %v across ranks", ErrMismatch, i, edges[i], c.Rank(), lo, hi[i])
+		}
+	}
+	return nil
+}

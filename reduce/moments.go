@@ -1,0 +1,163 @@
+package reduce
+
+import (
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/hpcmap/hpcmap/mpi"
+)
+
+// Moments accumulates the count, mean, sum of squared deviations, minimum and
+// maximum of a stream of values in one pass, and merges with other Moments
+// exactly as if their values had been added to one. The zero value is empty
+// and ready to use. Moments is a fixed-size value: it crosses ranks as raw
+// memory.
+//
+// The mean and variance agree with gonum's stat.MeanVariance of all the
+// values to about 1e-15 relative, also for data far from zero (1e8 ± 0.01);
+// the accessors of an empty Moments return NaN, as gonum does for an empty
+// slice.
+type Moments struct {
+	n int64
+	// The mean is mean + meanLo, a double-double: |meanLo| is below half an
+	// ulp of mean. Without the low part, each update of a mean far from zero
+	// (1e6 ± 1, say) rounds away digits that the deviations need, and the
+	// variance drifts from gonum's by 1e-10 relative; with it, by about 1e-15.
+	mean, meanLo float64
+	m2           float64 // sum of squared deviations from the mean
+	min, max     float64 // meaningful only when n > 0
+}
+
+// Add adds the value x. A NaN makes the mean, variance, minimum and maximum
+// NaN; an infinity makes the mean and variance NaN, and Min or Max infinite.
+func (m *Moments) Add(x float64) {
+	m.n++
+	if m.n == 1 {
+		*m = Moments{n: 1, mean: x, min: x, max: x}
+		return
+	}
+	// Welford's update, with deviations taken from the double-double mean.
+	d := (x - m.mean) - m.meanLo
+	m.addToMean(d / float64(m.n))
+	m.m2 += d * ((x - m.mean) - m.meanLo)
+	m.min, m.max = min(m.min, x), max(m.max, x)
+}
+
+// addToMean adds delta to the double-double mean.
+func (m *Moments) addToMean(delta float64) {
+	// Knuth's TwoSum: s + e is exactly m.mean + delta.
+	s := m.mean + delta
+	b := s - m.mean
+	e := (m.mean - (s - b)) + (delta - b)
+	e += m.meanLo
+	// Renormalise so that the low part is below half an ulp of the high.
+	m.mean = s + e
+	m.meanLo = e - (m.mean - s)
+}
+
+// AddSlice adds the values in x. It is faster and more accurate than adding
+// them one by one: it uses the corrected two-pass algorithm of gonum's
+// stat.MeanVariance (Chan, Golub and LeVeque 1983, eq. 1.7), keeping the
+// correction to the mean that gonum folds into the variance as the low part
+// of the mean, and merges the batch.
+func (m *Moments) AddSlice(x []float64) {
+	switch len(x) {
+	case 0:
+		return
+	case 1:
+		m.Add(x[0])
+		return
+	}
+	mean := stat.Mean(x, nil)
+	var sum, ss float64 // of the deviations from mean, and of their squares
+	for _, v := range x {
+		d := v - mean
+		sum += d
+		ss += d * d
+	}
+	n := float64(len(x))
+	b := Moments{
+		n:   int64(len(x)),
+		m2:  ss - sum*sum/n,
+		min: slices.Min(x), // Min and Max propagate NaN, as Add does
+		max: slices.Max(x),
+	}
+	b.mean = mean
+	b.addToMean(sum / n)
+	m.Merge(b)
+}
+
+// Merge adds the values summarised by o, with the pairwise update of Chan,
+// Golub and LeVeque ("Updating formulae and a pairwise algorithm for
+// computing sample variances", 1979).
+func (m *Moments) Merge(o Moments) {
+	switch {
+	case o.n == 0:
+		return
+	case m.n == 0:
+		*m = o
+		return
+	}
+	n := m.n + o.n
+	d := (o.mean - m.mean) + (o.meanLo - m.meanLo)
+	fa, fb, fn := float64(m.n), float64(o.n), float64(n)
+	m.addToMean(d * (fb / fn))
+	m.m2 += o.m2 + d*d*(fa*fb/fn)
+	m.n = n
+	m.min, m.max = min(m.min, o.min), max(m.max, o.max)
+}
+
+// N is the number of values added.
+func (m Moments) N() int64 { return m.n }
+
+// Mean is the arithmetic mean of the values, NaN if there are none.
+func (m Moments) Mean() float64 {
+	if m.n == 0 {
+		return math.NaN()
+	}
+	return m.mean
+}
+
+// Variance is the unbiased sample variance of the values, the sum of squared
+// deviations divided by N-1, as gonum's stat.Variance; NaN for fewer than two
+// values.
+func (m Moments) Variance() float64 {
+	if m.n < 2 {
+		return math.NaN()
+	}
+	return m.m2 / float64(m.n-1)
+}
+
+// StdDev is the square root of Variance.
+func (m Moments) StdDev() float64 { return math.Sqrt(m.Variance()) }
+
+// StdErr is the standard error of the mean, StdDev/√N; NaN for fewer than two
+// values.
+func (m Moments) StdErr() float64 { return stat.StdErr(m.StdDev(), float64(m.n)) }
+
+// Min is the least value, NaN if there are none.
+func (m Moments) Min() float64 {
+	if m.n == 0 {
+		return math.NaN()
+	}
+	return m.min
+}
+
+// Max is the greatest value, NaN if there are none.
+func (m Moments) Max() float64 {
+	if m.n == 0 {
+		return math.NaN()
+	}
+	return m.max
+}
+
+// MergeMoments merges every rank's m on rank 0, in rank order, so the result
+// is the same bit for bit from run to run; other ranks get the zero value.
+func MergeMoments(c mpi.Comm, m Moments) (Moments, error) {
+	return fold(c, "MergeMoments", m, func(a, b Moments) Moments {
+		a.Merge(b)
+		return a
+	})
+}
