@@ -2,130 +2,273 @@ package mpimap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/hpcmap/hpcmap/mpi"
 )
 
-// root runs rank 0's part: its own tasks, the supply for Dynamic and Guided,
-// and the gathering of every result in place.
-func (m *mapper[T, R]) root(ctx context.Context) ([]R, error) {
-	results := make([]R, m.n)
+// rootState is rank 0's part of a map: its own tasks, the supply of tasks
+// for Dynamic and Guided and of retries for any schedule, and the settling of
+// every task's outcome.
+type rootState[T, R any] struct {
+	*mapper[T, R]
+	results []R
+	journal *journal[R]
+	pool    *pool[R]
+	sup     supply
+	retries []retry     // failed tasks waiting for another attempt
+	waiting map[int]int // ranks whose request for chunks waits, and how many they want
+
+	settled   int       // tasks whose outcome is final: results, journaled, or failed every attempt
+	dealt     int       // tasks dealt or shared out and not yet reported
+	fails     []failure // failures of every attempt
+	own       map[int]error
+	finals    int // ranks that sent their last message
+	stopping  bool
+	stoppedAt time.Time
+	causes    []string // where and why the map was stopped
+}
+
+func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]R, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := m.startPool(runCtx, results)
-	defer p.close()
-
-	sup := &supply{n: m.n, chunk: m.cfg.chunk, ranks: m.np, guided: m.cfg.schedule == Guided}
-	if !m.dynamic() {
-		sup.next = m.n // nothing to deal: every rank knows its share
-		m.add(p, m.staticShare())
+	r := &rootState[T, R]{
+		mapper: m, results: results, journal: j, pool: m.startPool(runCtx),
+		sup:     supply{n: m.n, chunk: m.cfg.chunk, ranks: m.computing(), guided: m.cfg.schedule == Guided, skip: m.skip},
+		waiting: map[int]int{}, own: map[int]error{}, settled: m.journaled,
 	}
-	var (
-		ran      int       // tasks that ran, on any rank
-		fails    []failure // every failure, with original errors for rank 0's own
-		finals   int       // ranks that sent their last results
-		stopping bool
-		causes   []string
-		idle     idler[R]
-	)
-	own := map[int]error{}
-	target := 2 * m.cfg.workers * m.cfg.chunk // tasks rank 0 keeps at hand when dealing
+	defer r.pool.close()
+	if m.dynamic() {
+		r.sup.left = m.n - m.journaled
+	} else {
+		r.dealt = m.n - m.journaled // every rank knows its share
+		m.add(r.pool, m.staticShare())
+	}
+	err := r.loop(ctx, cancel)
+	if j != nil {
+		err = errors.Join(err, j.close())
+	}
+	if err != nil {
+		r.abort(err)
+		return results, err
+	}
+	return results, r.finish(ctx)
+}
+
+// abort tells the other ranks that the map failed on rank 0, so that they
+// return an error too instead of waiting (best effort: rank 0's
+// communication may be what failed).
+func (r *rootState[T, R]) abort(err error) {
+	var w writer
+	w.byte(kindAbort)
+	w.string(err.Error())
+	for rank := 1; rank < r.np; rank++ {
+		r.comm.Send(rank, tagToWorker, w.b)
+	}
+}
+
+func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) error {
+	var idle idler[R]
+	target := 2 * r.cfg.workers * r.cfg.chunk // tasks rank 0 keeps at hand when dealing
 	for {
 		progress := false
 		// Messages from the other ranks: results, requests, last words. At
 		// most one per rank per round, so that a busy stream of them cannot
 		// keep rank 0 from its own pieces or from seeing a cancellation.
-		for range m.np - 1 {
-			st, ok, err := m.comm.Iprobe(mpi.AnySource, tagToRoot)
-			if err != nil {
-				return results, fmt.Errorf("mpimap: %w", err)
-			}
-			if !ok {
+		for range r.np - 1 {
+			st, ok, err := r.comm.Iprobe(mpi.AnySource, tagToRoot)
+			if err != nil || !ok {
+				if err != nil {
+					return wrap(err)
+				}
 				break
 			}
 			progress = true
-			msg, _, err := m.comm.Recv(st.Source, tagToRoot)
+			msg, _, err := r.comm.Recv(st.Source, tagToRoot)
 			if err != nil {
-				return results, fmt.Errorf("mpimap: %w", err)
+				return wrap(err)
 			}
-			in, err := m.readResults(msg, results)
-			if err != nil {
-				return results, fmt.Errorf("mpimap: malformed message from rank %d: %w", st.Source, err)
-			}
-			ran += in.ran
-			fails = append(fails, in.fails...)
-			if in.final {
-				finals++
-				if in.cause != "" {
-					causes = append(causes, fmt.Sprintf("rank %d: %s", st.Source, in.cause))
-				}
-			}
-			if in.want > 0 {
-				var w writer
-				w.byte(kindChunks)
-				var spans []span
-				for !stopping && len(spans) < in.want {
-					s, ok := sup.take()
-					if !ok {
-						break
-					}
-					spans = append(spans, s)
-				}
-				w.uint(len(spans))
-				for _, s := range spans {
-					w.span(s)
-				}
-				if err := m.comm.Send(st.Source, tagToWorker, w.b); err != nil {
-					return results, fmt.Errorf("mpimap: %w", err)
-				}
+			if err := r.receive(st.Source, msg); err != nil {
+				return fmt.Errorf("mpimap: malformed message from rank %d: %w", st.Source, err)
 			}
 		}
-		// Rank 0's own finished pieces.
-		for _, d := range p.finished() {
+		for _, d := range r.pool.finished() {
 			progress = true
-			ran += d.ran
-			for _, f := range d.fails {
-				own[f.index] = f.err
+			for k := range d.ran {
+				r.results[d.s.at(k)] = d.vals[k]
 			}
-			fails = append(fails, d.fails...)
+			if err := r.settle(0, d.s, d.ran, d.fails); err != nil {
+				return err
+			}
 		}
-		if !stopping && ctx.Err() != nil {
-			stopping = true
-			causes = append(causes, fmt.Sprintf("rank 0: %v", context.Cause(ctx)))
-			m.stopped.Store(true)
+		if !r.stopping && ctx.Err() != nil {
+			if err := r.stop(fmt.Sprintf("rank 0: %v", context.Cause(ctx))); err != nil {
+				return err
+			}
+			r.stopped.Store(true)
 			cancel()
-			p.drop()
-			var w writer
-			w.byte(kindStop)
-			for r := 1; r < m.np; r++ {
-				if err := m.comm.Send(r, tagToWorker, w.b); err != nil {
-					return results, fmt.Errorf("mpimap: %w", err)
-				}
-			}
 		}
-		for !stopping && m.computes() && p.outstanding < target {
-			s, ok := sup.take()
+		if r.stopping && r.pool.outstanding > 0 && time.Since(r.stoppedAt) > drainGrace {
+			r.pool.abandon()
+		}
+		for !r.stopping && r.computes() && r.pool.outstanding < target {
+			s, ok := r.deal(0)
 			if !ok {
 				break
 			}
-			m.add(p, s)
+			r.add(r.pool, s)
 		}
-		p.feed()
-		if finals == m.np-1 && p.outstanding == 0 && (stopping || sup.next >= m.n) {
-			break
+		r.pool.feed()
+		if err := r.answerWaiting(); err != nil {
+			return err
 		}
-		if !progress {
-			idle.wait(p, watch(ctx, stopping), m.np > 1)
-		} else {
+		if r.journal != nil {
+			if err := r.journal.flush(); err != nil {
+				return err
+			}
+		}
+		if r.finals == r.np-1 && r.pool.outstanding == 0 && (r.stopping || r.sup.empty() && len(r.retries) == 0) {
+			return nil
+		}
+		if progress {
 			idle.reset()
+		} else {
+			idle.wait(r.pool, watch(ctx, r.stopping), r.np > 1 || r.stopping)
 		}
 	}
+}
 
-	sortFailures(fails)
-	in := interruption{notRun: m.n - ran, n: m.n, causes: causes}
+// receive handles one message from another rank.
+func (r *rootState[T, R]) receive(src int, msg []byte) error {
+	in, err := r.readResults(msg, r.results)
+	if err != nil {
+		return err
+	}
+	for _, p := range in.pieces {
+		if err := r.settle(src, p.s, p.ran, p.fails); err != nil {
+			return err
+		}
+	}
+	if in.final {
+		r.finals++
+		if in.cause != "" {
+			r.causes = append(r.causes, fmt.Sprintf("rank %d: %s", src, in.cause))
+		}
+	}
+	if in.want > 0 {
+		r.waiting[src] = in.want
+	}
+	return nil
+}
+
+// settle records what became of a piece of tasks: the first ran of them ran
+// (their results already in place), some of those failed.
+func (r *rootState[T, R]) settle(rank int, s span, ran int, fails []failure) error {
+	r.dealt -= s.count
+	r.settled += ran - len(fails)
+	for _, f := range fails {
+		if f.attempt <= r.cfg.retries && !r.stopping {
+			r.retries = append(r.retries, retry{index: f.index, attempt: f.attempt + 1, lastRank: rank})
+			continue
+		}
+		r.settled++
+		r.fails = append(r.fails, f)
+		if rank == 0 {
+			r.own[f.index] = f.err
+		}
+	}
+	if r.journal == nil {
+		return nil
+	}
+	failed := func(i int) bool {
+		return slices.ContainsFunc(fails, func(f failure) bool { return f.index == i })
+	}
+	for k := range ran {
+		if i := s.at(k); !failed(i) {
+			if err := r.journal.add(i, r.results[i:i+1]); err != nil {
+				return fmt.Errorf("mpimap: journal: task %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// deal takes the next span for rank: a retry that failed elsewhere, or a
+// chunk of the supply.
+func (r *rootState[T, R]) deal(rank int) (span, bool) {
+	for k, t := range r.retries {
+		// Another rank, where there is one that computes.
+		if t.lastRank != rank || r.computing() == 1 {
+			r.retries = slices.Delete(r.retries, k, k+1)
+			r.dealt++
+			return span{start: t.index, count: 1, stride: 1, attempt: t.attempt}, true
+		}
+	}
+	s, ok := r.sup.take()
+	r.dealt += s.count
+	return s, ok
+}
+
+// exhausted reports whether no task will ever be dealt again: then a request
+// is answered with no chunks, the word to finish.
+func (r *rootState[T, R]) exhausted() bool {
+	return r.stopping || r.sup.empty() && len(r.retries) == 0 && (r.cfg.retries == 0 || r.dealt == 0)
+}
+
+// answerWaiting answers the requests for chunks that can be answered: with
+// chunks, or with none when the map is exhausted. With retries, a request
+// waits while tasks are out that may yet fail and need another rank.
+func (r *rootState[T, R]) answerWaiting() error {
+	for rank, want := range r.waiting {
+		var spans []span
+		for !r.stopping && len(spans) < want {
+			s, ok := r.deal(rank)
+			if !ok {
+				break
+			}
+			spans = append(spans, s)
+		}
+		if len(spans) == 0 && !r.exhausted() {
+			continue
+		}
+		delete(r.waiting, rank)
+		var w writer
+		w.byte(kindChunks)
+		w.uint(len(spans))
+		for _, s := range spans {
+			w.span(s)
+		}
+		if err := r.comm.Send(rank, tagToWorker, w.b); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// stop starts the drain: no task is dealt or started any more, and the other
+// ranks are told so.
+func (r *rootState[T, R]) stop(cause string) error {
+	r.stopping, r.stoppedAt = true, time.Now()
+	r.causes = append(r.causes, cause)
+	r.pool.drop()
+	var w writer
+	w.byte(kindStop)
+	for rank := 1; rank < r.np; rank++ {
+		if err := r.comm.Send(rank, tagToWorker, w.b); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// finish sends every rank the outcome, and returns rank 0's error.
+func (r *rootState[T, R]) finish(ctx context.Context) error {
+	sortFailures(r.fails)
+	in := interruption{notRun: r.n - r.settled, n: r.n, causes: r.causes}
 	var w writer
 	w.byte(kindOutcome)
 	w.uint(in.notRun)
@@ -133,25 +276,31 @@ func (m *mapper[T, R]) root(ctx context.Context) ([]R, error) {
 	for _, c := range in.causes {
 		w.string(c)
 	}
-	w.uint(len(fails))
-	for _, f := range fails {
+	w.uint(len(r.fails))
+	for _, f := range r.fails {
 		w.failure(f)
 	}
-	for r := 1; r < m.np; r++ {
-		if err := m.comm.Send(r, tagToWorker, w.b); err != nil {
-			return results, fmt.Errorf("mpimap: %w", err)
+	for rank := 1; rank < r.np; rank++ {
+		if err := r.comm.Send(rank, tagToWorker, w.b); err != nil {
+			return wrap(err)
 		}
 	}
-	return results, mapError(fails, own, in, ctx.Err())
+	return mapError(r.fails, r.own, in, ctx.Err())
+}
+
+// pieceReport is a finished piece as rank 0 reads it from a message.
+type pieceReport struct {
+	s     span
+	ran   int
+	fails []failure
 }
 
 // resultsMessage is what rank 0 reads from one message of another rank.
 type resultsMessage struct {
-	want  int // chunks requested
-	ran   int
-	fails []failure
-	final bool
-	cause string // why that rank stopped early, if it did
+	want   int // chunks requested
+	pieces []pieceReport
+	final  bool
+	cause  string // why that rank stopped early, if it did
 }
 
 // readResults decodes a message from another rank and stores its results.
@@ -166,25 +315,24 @@ func (m *mapper[T, R]) readResults(msg []byte, results []R) (resultsMessage, err
 	}
 	in.want = r.uint()
 	for range r.uint() {
-		s := r.span(m.n)
-		ran := r.uint()
+		p := pieceReport{s: r.span(m.n), ran: r.uint()}
 		payload := r.bytes()
+		for range r.uint() {
+			if r.err != nil {
+				break
+			}
+			p.fails = append(p.fails, r.failure(m.n))
+		}
 		if r.err != nil {
 			break
 		}
-		if ran > s.count {
-			return in, fmt.Errorf("%d of %d tasks ran", ran, s.count)
+		if p.ran > p.s.count || len(p.fails) > p.ran {
+			return in, fmt.Errorf("%d of %d tasks ran, %d failed", p.ran, p.s.count, len(p.fails))
 		}
-		if err := m.store(results, span{start: s.start, count: ran, stride: s.stride}, payload); err != nil {
+		if err := m.store(results, span{start: p.s.start, count: p.ran, stride: p.s.stride}, payload); err != nil {
 			return in, err
 		}
-		in.ran += ran
-	}
-	for range r.uint() {
-		if r.err != nil {
-			break
-		}
-		in.fails = append(in.fails, r.failure(m.n))
+		in.pieces = append(in.pieces, p)
 	}
 	if in.final {
 		in.cause = r.string()
@@ -198,10 +346,10 @@ func (m *mapper[T, R]) store(results []R, s span, payload []byte) error {
 		return nil
 	}
 	if s.stride == 1 {
-		return m.codec.decode(results[s.start:s.start+s.count], payload)
+		return m.codec.Decode(results[s.start:s.start+s.count], payload)
 	}
 	vals := make([]R, s.count)
-	if err := m.codec.decode(vals, payload); err != nil {
+	if err := m.codec.Decode(vals, payload); err != nil {
 		return err
 	}
 	for k, v := range vals {
@@ -215,42 +363,49 @@ func (m *mapper[T, R]) store(results []R, s span, payload []byte) error {
 func (m *mapper[T, R]) worker(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := m.startPool(runCtx, nil)
+	p := m.startPool(runCtx)
 	defer p.close()
 
-	exhausted := !m.dynamic() // no more tasks will come
-	if exhausted {
+	// A static share is known in advance; with retries, a rank asks for
+	// more once it is done, in case another's tasks fail.
+	exhausted := !m.dynamic() && m.cfg.retries == 0
+	if !m.dynamic() {
 		m.add(p, m.staticShare())
 	}
 	var (
-		awaiting bool // a request for chunks is unanswered
-		stopping bool
-		cause    string
-		idle     idler[R]
-		batch    writer
+		awaiting  bool      // a request for chunks is unanswered
+		asked     time.Time // when it was sent
+		stopping  bool
+		stoppedAt time.Time
+		cause     string
+		idle      idler[R]
+		msg       writer
 	)
+	stop := func(why string) {
+		if !stopping {
+			stopping, stoppedAt, cause = true, time.Now(), why
+			m.stopped.Store(true)
+			cancel()
+			p.drop()
+		}
+	}
 	own := map[int]error{}
 	win := window{workers: m.cfg.workers, chunk: m.cfg.chunk}
-	var asked time.Time // when the unanswered request was sent
 	for {
 		progress := false
-		// Finished pieces go into the next message.
 		pieces := p.finished()
-		var fails []failure
-		batch.b = batch.b[:0]
 		for _, d := range pieces {
 			progress = true
 			win.ran(d.ran, d.took)
 			for _, f := range d.fails {
 				own[f.index] = f.err
 			}
-			fails = append(fails, d.fails...)
 		}
-		if !stopping && ctx.Err() != nil {
-			stopping, cause = true, context.Cause(ctx).Error()
-			m.stopped.Store(true)
-			cancel()
-			p.drop()
+		if ctx.Err() != nil {
+			stop(context.Cause(ctx).Error())
+		}
+		if stopping && p.outstanding > 0 && time.Since(stoppedAt) > drainGrace {
+			p.abandon()
 		}
 		want := 0
 		if target := win.target(); !exhausted && !stopping && !awaiting && p.outstanding < target {
@@ -262,14 +417,13 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			if final {
 				kind = kindFinal
 			}
-			if err := m.encodeResults(&batch, kind, want, pieces, fails); err != nil {
-				return err
-			}
+			msg.b = msg.b[:0]
+			m.encodeResults(&msg, kind, want, pieces)
 			if final {
-				batch.string(cause)
+				msg.string(cause)
 			}
-			if err := m.comm.Send(0, tagToRoot, batch.b); err != nil {
-				return fmt.Errorf("mpimap: %w", err)
+			if err := m.comm.Send(0, tagToRoot, msg.b); err != nil {
+				return wrap(err)
 			}
 			if awaiting = want > 0; awaiting {
 				asked = time.Now()
@@ -280,7 +434,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 		}
 		// Chunks or a stop from rank 0.
 		for {
-			msg, ok, err := m.receive()
+			in, ok, err := m.receive()
 			if err != nil || !ok {
 				if err != nil {
 					return err
@@ -288,7 +442,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 				break
 			}
 			progress = true
-			r := reader{b: msg}
+			r := reader{b: in}
 			switch r.byte() {
 			case kindChunks:
 				awaiting = false
@@ -298,72 +452,67 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 					exhausted = true
 				}
 				for range k {
-					s := r.span(m.n)
-					if r.err == nil {
+					if s := r.span(m.n); r.err == nil {
 						m.add(p, s)
 					}
 				}
 			case kindStop:
-				if !stopping {
-					stopping, cause = true, "stopped by rank 0"
-					m.stopped.Store(true)
-					cancel()
-					p.drop()
-				}
+				stop("stopped by rank 0")
+			case kindAbort:
+				return fmt.Errorf("mpimap: the map failed on rank 0: %s", r.string())
 			default:
-				r.fail(fmt.Errorf("unexpected message kind %d", msg[0]))
+				r.fail(fmt.Errorf("unexpected message kind %d", in[0]))
 			}
 			if err := r.done(); err != nil {
 				return fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
 			}
 		}
 		p.feed()
-		if !progress {
-			idle.wait(p, watch(ctx, stopping), true)
-		} else {
+		if progress {
 			idle.reset()
+		} else {
+			idle.wait(p, watch(ctx, stopping), true)
 		}
 	}
 	return m.awaitOutcome(ctx, own)
 }
 
-// encodeResults writes a message to rank 0: its kind, the chunks wanted, the
-// finished pieces' results and the failures.
-func (m *mapper[T, R]) encodeResults(w *writer, kind byte, want int, pieces []pieceDone[R], fails []failure) error {
+// encodeResults writes a message to rank 0: its kind, the chunks wanted, and
+// the finished pieces with their results and failures.
+func (m *mapper[T, R]) encodeResults(w *writer, kind byte, want int, pieces []pieceDone[R]) {
 	w.byte(kind)
 	w.uint(want)
 	w.uint(len(pieces))
 	var payload []byte
 	for _, d := range pieces {
 		var err error
-		if payload, err = m.codec.append(payload[:0], d.vals[:d.ran]); err != nil {
+		if payload, err = m.codec.Append(payload[:0], d.vals[:d.ran]); err != nil {
 			// A value gob cannot encode (a nil pointer in a slice, an
 			// unregistered interface type) fails its task, not the map.
-			payload, fails = m.encodeEach(payload[:0], d, fails)
+			payload, d.fails = m.encodeEach(payload[:0], d)
 		}
 		w.span(d.s)
 		w.uint(d.ran)
 		w.bytes(payload)
+		w.uint(len(d.fails))
+		for _, f := range d.fails {
+			w.failure(f)
+		}
 	}
-	w.uint(len(fails))
-	for _, f := range fails {
-		w.failure(f)
-	}
-	return nil
 }
 
 // encodeEach encodes a piece whose values would not all encode: the ones that
 // fail become task failures and are sent as zero values.
-func (m *mapper[T, R]) encodeEach(dst []byte, d pieceDone[R], fails []failure) ([]byte, []failure) {
+func (m *mapper[T, R]) encodeEach(dst []byte, d pieceDone[R]) ([]byte, []failure) {
 	var zero R
+	fails := d.fails
 	for k := range d.ran {
-		if _, err := m.codec.append(nil, d.vals[k:k+1]); err != nil {
+		if _, err := m.codec.Append(nil, d.vals[k:k+1]); err != nil {
 			d.vals[k] = zero
-			fails = append(fails, failure{index: d.s.at(k), rank: m.rank, host: m.host,
-				err: fmt.Errorf("mpimap: result of type %T cannot be sent to rank 0: %w", zero, err)})
+			fails = append(fails, m.failure(d.s, k, fmt.Errorf("mpimap: result of type %T cannot be sent to rank 0: %w", zero, err)))
 		}
 	}
-	dst, err := m.codec.append(dst, d.vals[:d.ran])
+	dst, err := m.codec.Append(dst, d.vals[:d.ran])
 	if err != nil { // cannot happen once every value encodes alone
 		panic(err)
 	}
@@ -404,7 +553,11 @@ func (m *mapper[T, R]) awaitOutcome(ctx context.Context, own map[int]error) erro
 			continue
 		}
 		r := reader{b: msg}
-		if r.byte() != kindOutcome {
+		switch r.byte() {
+		case kindAbort:
+			return fmt.Errorf("mpimap: the map failed on rank 0: %s", r.string())
+		case kindOutcome:
+		default:
 			continue // a stop that crossed our last message
 		}
 		in := interruption{notRun: r.uint(), n: m.n}

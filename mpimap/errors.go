@@ -1,6 +1,7 @@
 package mpimap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -12,6 +13,9 @@ type TaskError struct {
 	Host  string // host of that rank
 	Panic bool   // fn panicked; Err's text carries the panic value and stack
 	Err   error  // the task's error (the original on its own rank, its text elsewhere)
+	// Attempts is how many times the task ran: 1, or more WithRetries. Rank,
+	// Host, Panic and Err describe the last attempt.
+	Attempts int
 }
 
 func (e *TaskError) Error() string {
@@ -19,7 +23,11 @@ func (e *TaskError) Error() string {
 	if e.Panic {
 		what = "panicked"
 	}
-	return fmt.Sprintf("task %d %s on rank %d (%s): %v", e.Index, what, e.Rank, e.Host, e.Err)
+	tries := ""
+	if e.Attempts > 1 {
+		tries = fmt.Sprintf(" (attempt %d)", e.Attempts)
+	}
+	return fmt.Sprintf("task %d %s on rank %d (%s)%s: %v", e.Index, what, e.Rank, e.Host, tries, e.Err)
 }
 
 func (e *TaskError) Unwrap() error { return e.Err }
@@ -29,8 +37,26 @@ func (e *TaskError) Unwrap() error { return e.Err }
 // example). The results that were computed are kept.
 var ErrInterrupted = errors.New("mpimap: map interrupted")
 
-// remoteError is an error that happened on another rank: only its text
-// crossed over.
-type remoteError string
+// remoteError is an error that happened on another rank: its text crossed
+// over, and whether it was a context's, so that errors.Is still matches
+// context.DeadlineExceeded and context.Canceled.
+type remoteError struct {
+	msg   string
+	cause error // one of sentinels, or nil
+}
 
-func (e remoteError) Error() string { return string(e) }
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.cause }
+
+// sentinels are the errors whose identity crosses ranks, by position.
+var sentinels = []error{context.DeadlineExceeded, context.Canceled}
+
+// sentinelOf is the position of err's sentinel in sentinels, plus one, or 0.
+func sentinelOf(err error) int {
+	for k, s := range sentinels {
+		if errors.Is(err, s) {
+			return k + 1
+		}
+	}
+	return 0
+}

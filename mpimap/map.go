@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hpcmap/hpcmap/internal/codec"
 	"slices"
 	"strings"
 	"sync"
@@ -37,7 +38,10 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 		return nil, errors.New("mpimap: Map called with a nil Comm")
 	}
 	cfg := newConfig(opts)
-	codec, err := newCodec[R]()
+	rc, err := codec.New[R]()
+	if err != nil {
+		err = fmt.Errorf("mpimap: the results: %w", err)
+	}
 	switch {
 	case cfg.err != nil:
 		err = cfg.err
@@ -46,17 +50,51 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 	case ctx == nil:
 		err = errors.New("mpimap: Map called with a nil context")
 	}
+	m := &mapper[T, R]{
+		comm: c, args: args, fn: fn, cfg: cfg, codec: rc,
+		n: len(args), np: c.Size(), rank: c.Rank(), host: c.Host(),
+	}
+	// Rank 0 reads the journal first: a journal it cannot use is its
+	// refusal, and so every rank's error.
+	var results []R
+	var j *journal[R]
+	if err == nil && m.rank == 0 {
+		results = make([]R, m.n)
+		if cfg.journal != "" {
+			j, m.skip, m.journaled, err = openJournal(cfg.journal, args, rc, results)
+		}
+	}
 	if err := agree(c, len(args), cfg, err); err != nil {
 		return nil, err
 	}
-	m := &mapper[T, R]{
-		comm: c, args: args, fn: fn, cfg: cfg, codec: codec,
-		n: len(args), np: c.Size(), rank: c.Rank(), host: c.Host(),
+	if cfg.journal != "" {
+		if err := m.shareJournaled(); err != nil {
+			return nil, err
+		}
 	}
 	if m.rank == 0 {
-		return m.root(ctx)
+		return m.root(ctx, results, j)
 	}
 	return nil, m.worker(ctx)
+}
+
+// shareJournaled tells every rank which tasks rank 0's journal already holds.
+func (m *mapper[T, R]) shareJournaled() error {
+	bits := make([]byte, (m.n+7)/8)
+	for i, done := range m.skip {
+		if done {
+			bits[i/8] |= 1 << (i % 8)
+		}
+	}
+	bits, err := m.comm.Bcast(0, bits)
+	if err != nil {
+		return fmt.Errorf("mpimap: sharing the journal: %w", err)
+	}
+	m.skip = make([]bool, m.n)
+	for i := range m.skip {
+		m.skip[i] = bits[i/8]&(1<<(i%8)) != 0
+	}
+	return nil
 }
 
 // agree checks, in one collective call, that every rank can run the map and
@@ -92,26 +130,44 @@ type mapper[T, R any] struct {
 	args  []T
 	fn    func(context.Context, T) (R, error)
 	cfg   config
-	codec codec[R]
+	codec codec.Codec[R]
 	n     int
 	np    int
 	rank  int
 	host  string
+
+	// skip marks the tasks a journal already holds (nil without one), and
+	// journaled counts them (on rank 0).
+	skip      []bool
+	journaled int
 
 	// stopped is set when no new task may start; workers read it before
 	// every task, so it is an atomic rather than a context's channel.
 	stopped atomic.Bool
 }
 
+// drainGrace is how long a stopped map waits for the tasks in flight before
+// abandoning them, so that a job at its time limit still gets to save what
+// it has (Slurm kills 30 s after its warning by default).
+var drainGrace = 10 * time.Second
+
 // computes reports whether this rank runs tasks.
 func (m *mapper[T, R]) computes() bool {
 	return m.rank != 0 || !m.cfg.noRoot || m.np == 1
 }
 
+// computing is how many ranks run tasks.
+func (m *mapper[T, R]) computing() int {
+	if m.cfg.noRoot && m.np > 1 {
+		return m.np - 1
+	}
+	return m.np
+}
+
 // staticShare is the span of tasks Block or Cyclic gives this rank.
 func (m *mapper[T, R]) staticShare() span {
 	if !m.computes() {
-		return span{stride: 1}
+		return span{stride: 1, attempt: 1}
 	}
 	p, q := m.np, m.rank // ranks that compute, and this rank's place among them
 	if m.cfg.noRoot && m.np > 1 {
@@ -119,13 +175,13 @@ func (m *mapper[T, R]) staticShare() span {
 	}
 	if m.cfg.schedule == Cyclic {
 		if q >= m.n {
-			return span{start: 0, count: 0, stride: p}
+			return span{start: 0, count: 0, stride: p, attempt: 1}
 		}
-		return span{start: q, count: (m.n - q + p - 1) / p, stride: p}
+		return span{start: q, count: (m.n - q + p - 1) / p, stride: p, attempt: 1}
 	}
 	// Rank q gets [q·n/p, (q+1)·n/p): sizes differ by at most one, for any n.
 	start, end := q*m.n/p, (q+1)*m.n/p
-	return span{start: start, count: end - start, stride: 1}
+	return span{start: start, count: end - start, stride: 1, attempt: 1}
 }
 
 func (m *mapper[T, R]) dynamic() bool { return m.cfg.schedule == Dynamic || m.cfg.schedule == Guided }
@@ -145,7 +201,7 @@ type pieceDone[R any] struct {
 	s     span
 	ran   int           // tasks run: a prefix of the span; the rest never started
 	took  time.Duration // time spent running them
-	vals  []R           // results, on ranks other than 0 (rank 0 writes them in place)
+	vals  []R           // their results
 	fails []failure
 }
 
@@ -157,9 +213,10 @@ type pool[R any] struct {
 	pending     []span         // pieces waiting for room in the queue
 	outstanding int            // tasks pending, queued or running
 	wg          sync.WaitGroup
+	abandoned   bool // gave up waiting for running tasks
 }
 
-func (m *mapper[T, R]) startPool(ctx context.Context, results []R) *pool[R] {
+func (m *mapper[T, R]) startPool(ctx context.Context) *pool[R] {
 	workers := m.cfg.workers
 	if !m.computes() {
 		workers = 0
@@ -170,20 +227,43 @@ func (m *mapper[T, R]) startPool(ctx context.Context, results []R) *pool[R] {
 		go func() {
 			defer p.wg.Done()
 			for s := range p.queue {
-				p.done <- m.runPiece(ctx, s, results)
+				p.done <- m.runPiece(ctx, s)
 			}
 		}()
 	}
 	return p
 }
 
-// add splits s into pieces for the workers.
+// add splits s into pieces for the workers, leaving out journaled tasks.
 func (m *mapper[T, R]) add(p *pool[R], s span) {
 	size := m.pieceSize(s.count)
-	for k := 0; k < s.count; k += size {
-		p.pending = append(p.pending, span{start: s.at(k), count: min(size, s.count-k), stride: s.stride})
+	for _, run := range m.unjournaled(s) {
+		for k := 0; k < run.count; k += size {
+			p.pending = append(p.pending, span{start: run.at(k), count: min(size, run.count-k), stride: run.stride, attempt: run.attempt})
+		}
+		p.outstanding += run.count
 	}
-	p.outstanding += s.count
+}
+
+// unjournaled splits s into the runs of tasks that the journal does not hold.
+func (m *mapper[T, R]) unjournaled(s span) []span {
+	if m.skip == nil {
+		return []span{s}
+	}
+	var runs []span
+	for k := 0; k < s.count; {
+		for k < s.count && m.skip[s.at(k)] {
+			k++
+		}
+		first := k
+		for k < s.count && !m.skip[s.at(k)] {
+			k++
+		}
+		if k > first {
+			runs = append(runs, span{start: s.at(first), count: k - first, stride: s.stride, attempt: s.attempt})
+		}
+	}
+	return runs
 }
 
 // feed moves pending pieces into the queue while it has room.
@@ -224,81 +304,157 @@ func (p *pool[R]) finished() []pieceDone[R] {
 	}
 }
 
+// close stops the workers and waits for them, unless running tasks were
+// abandoned: their goroutines end with the process.
 func (p *pool[R]) close() {
 	close(p.queue)
-	p.wg.Wait()
+	if !p.abandoned {
+		p.wg.Wait()
+	}
 }
 
-// runPiece runs the tasks of s until they are done or the map stops. Rank 0
-// writes results in place; other ranks collect them for sending.
-func (m *mapper[T, R]) runPiece(ctx context.Context, s span, results []R) pieceDone[R] {
-	d := pieceDone[R]{s: s}
-	if results == nil {
-		d.vals = make([]R, s.count)
-	}
+// abandon stops waiting for the tasks queued and running.
+func (p *pool[R]) abandon() {
+	p.drop()
+	p.outstanding = 0
+	p.abandoned = true
+}
+
+// runPiece runs the tasks of s until they are done or the map stops. Results
+// go into the piece, never straight into rank 0's results, so that an
+// abandoned task cannot write to them after Map has returned.
+func (m *mapper[T, R]) runPiece(ctx context.Context, s span) pieceDone[R] {
+	d := pieceDone[R]{s: s, vals: make([]R, s.count)}
 	start := time.Now()
 	for d.ran < s.count && !m.stopped.Load() {
-		d.ran = m.runFrom(ctx, s, d.ran, results, d.vals, &d.fails)
+		next, stop := m.runFrom(ctx, s, d.ran, d.vals, &d.fails)
+		d.ran = next
+		if stop {
+			break
+		}
 	}
 	d.took = time.Since(start)
 	return d
 }
 
 // runFrom runs the tasks of s from the k-th until the end, a stop, or a panic,
-// and returns where it got to. One deferred recover serves a whole run of
-// tasks.
-func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, results, vals []R, fails *[]failure) (next int) {
+// and returns where it got to, and whether the map stopped. One deferred
+// recover serves a whole run of tasks.
+func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, vals []R, fails *[]failure) (next int, stop bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			*fails = append(*fails, failure{index: s.at(k), rank: m.rank, host: m.host, panic: true, err: recovered.Error(v)})
+			*fails = append(*fails, m.failure(s, k, taskPanic{recovered.Error(v)}))
 			next = k + 1
 		}
 	}()
-	for ; k < s.count && !m.stopped.Load(); k++ {
-		i := s.at(k)
-		r, err := m.fn(ctx, m.args[i])
+	for ; k < s.count; k++ {
+		if m.stopped.Load() {
+			return k, true
+		}
+		r, err := m.call(ctx, m.args[s.at(k)])
 		if err != nil {
+			if m.stopped.Load() && ctx.Err() != nil {
+				// Cut short by the stop: not run, so that a rerun with the
+				// journal runs it again.
+				return k, true
+			}
 			var zero R
 			r = zero
-			*fails = append(*fails, failure{index: i, rank: m.rank, host: m.host, err: err})
+			*fails = append(*fails, m.failure(s, k, err))
 		}
-		if results != nil {
-			results[i] = r
-		} else {
-			vals[k] = r
-		}
+		vals[k] = r
 	}
-	return k
+	return k, false
 }
 
-// supply deals the tasks of Dynamic and Guided in index order.
+func (m *mapper[T, R]) failure(s span, k int, err error) failure {
+	f := failure{index: s.at(k), attempt: s.attempt, rank: m.rank, host: m.host, err: err}
+	if p, ok := err.(taskPanic); ok {
+		f.panic, f.err = true, p.error
+	}
+	return f
+}
+
+// taskPanic is a task's panic, recovered on the goroutine that ran it.
+type taskPanic struct{ error }
+
+// call runs fn on one argument, within the task time limit if there is one.
+func (m *mapper[T, R]) call(ctx context.Context, arg T) (R, error) {
+	if m.cfg.timeout <= 0 {
+		return m.fn(ctx, arg)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.timeout)
+	defer cancel()
+	type outcome struct {
+		r   R
+		err error
+	}
+	out := make(chan outcome, 1) // buffered: an abandoned task must not block
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				out <- outcome{err: taskPanic{recovered.Error(v)}}
+			}
+		}()
+		r, err := m.fn(ctx, arg)
+		out <- outcome{r, err}
+	}()
+	select {
+	case o := <-out:
+		return o.r, o.err
+	case <-ctx.Done():
+		var zero R
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return zero, fmt.Errorf("mpimap: task still running after its time limit of %v (abandoned): %w", m.cfg.timeout, context.DeadlineExceeded)
+		}
+		return zero, ctx.Err()
+	}
+}
+
+// supply deals the tasks of Dynamic and Guided in index order, passing over
+// journaled ones.
 type supply struct {
 	next, n, chunk, ranks int
+	left                  int // tasks not yet dealt
 	guided                bool
+	skip                  []bool
 }
 
+func (s *supply) empty() bool { return s.left == 0 }
+
 func (s *supply) take() (span, bool) {
-	left := s.n - s.next
-	if left <= 0 {
+	for s.next < s.n && s.skip != nil && s.skip[s.next] {
+		s.next++
+	}
+	if s.left <= 0 || s.next >= s.n {
 		return span{}, false
 	}
 	size := s.chunk
 	if s.guided {
 		// A share of what is left, halving per round of ranks, so that the
 		// last chunks are small and finish together.
-		size = max(s.chunk, (left+2*s.ranks-1)/(2*s.ranks))
+		size = max(s.chunk, (s.left+2*s.ranks-1)/(2*s.ranks))
 	}
-	size = min(size, left)
-	sp := span{start: s.next, count: size, stride: 1}
-	s.next += size
+	sp := span{start: s.next, stride: 1, attempt: 1}
+	for sp.count < size && s.next < s.n && (s.skip == nil || !s.skip[s.next]) {
+		sp.count++
+		s.next++
+	}
+	s.left -= sp.count
 	return sp, true
 }
 
-// interruption describes tasks that did not run because a context was
-// cancelled, and on which ranks it was.
+// interruption describes a map stopped by a cancelled context: the tasks
+// that did not run (possibly none), and on which ranks it was cancelled.
 type interruption struct {
 	notRun, n int
 	causes    []string // "rank R: reason"
+}
+
+// retry is a failed task waiting for another attempt.
+type retry struct {
+	index, attempt int // the attempt to come
+	lastRank       int // where it failed
 }
 
 // mapError is the error every rank returns: the task failures, in argument
@@ -313,7 +469,7 @@ func mapError(fails []failure, own map[int]error, in interruption, ownCause erro
 		}
 		errs = append(errs, te)
 	}
-	if in.notRun > 0 {
+	if in.notRun > 0 || len(in.causes) > 0 { // some tasks did not run, or a context was cancelled
 		where := ""
 		if len(in.causes) > 0 {
 			where = " (" + strings.Join(in.causes, "; ") + ")"

@@ -166,38 +166,42 @@ func TestCancelledContext(t *testing.T) {
 				return fmt.Errorf("%v: %d tasks ran after cancellation", s, ran)
 			}
 		}
-		// Rank 0's context is cancelled by its own fifth task: dealing stops,
-		// every rank returns ErrInterrupted, and the results computed stay.
-		cctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		var ranHere atomic.Int32
-		cancelledBy := -1
-		got, err := mpimap.Map(cctx, c, indices(400), func(_ context.Context, i int) (int, error) {
-			if c.Rank() == 0 && ranHere.Add(1) == 5 {
-				cancelledBy = i
-				cancel()
+		// Rank 0's context is cancelled by its own fifth task: the other
+		// ranks are told to stop, every rank returns ErrInterrupted, and the
+		// results computed stay. Static schedules guarantee rank 0 a share.
+		for _, s := range []mpimap.Schedule{mpimap.Block, mpimap.Cyclic} {
+			cctx, cancel := context.WithCancel(ctx)
+			var ranHere atomic.Int32
+			cancelledBy := -1
+			got, err := mpimap.Map(cctx, c, indices(400), func(_ context.Context, i int) (int, error) {
+				if c.Rank() == 0 && ranHere.Add(1) == 5 {
+					cancelledBy = i
+					cancel()
+				}
+				time.Sleep(200 * time.Microsecond)
+				return i + 1, nil
+			}, mpimap.WithSchedule(s), mpimap.WithWorkers(1))
+			cancel()
+			if !errors.Is(err, mpimap.ErrInterrupted) {
+				return fmt.Errorf("%v, mid-map cancel: rank %d got %v, want ErrInterrupted", s, c.Rank(), err)
 			}
-			time.Sleep(200 * time.Microsecond)
-			return i + 1, nil
-		}, mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithWorkers(1))
-		if !errors.Is(err, mpimap.ErrInterrupted) {
-			return fmt.Errorf("mid-map cancel: rank %d got %v, want ErrInterrupted", c.Rank(), err)
-		}
-		if c.Rank() == 0 {
+			if c.Rank() != 0 {
+				continue
+			}
 			if got[cancelledBy] != cancelledBy+1 {
-				return fmt.Errorf("the result of the task that cancelled is lost")
+				return fmt.Errorf("%v: the result of the task that cancelled is lost", s)
 			}
 			done := 0
 			for i, r := range got {
 				if r != 0 && r != i+1 {
-					return fmt.Errorf("result %d is %d", i, r)
+					return fmt.Errorf("%v: result %d is %d", s, i, r)
 				}
 				if r != 0 {
 					done++
 				}
 			}
 			if done == 400 {
-				return fmt.Errorf("every task ran despite the cancellation")
+				return fmt.Errorf("%v: every task ran despite the cancellation", s)
 			}
 		}
 		return nil

@@ -2,7 +2,9 @@ package mpimap
 
 import (
 	"fmt"
+	"hash/fnv"
 	"runtime"
+	"time"
 )
 
 // Schedule says how tasks are shared among ranks.
@@ -88,11 +90,57 @@ func WithWorkers(n int) Option {
 // serving hundreds of ranks is a full-time job.
 func WithoutRoot() Option { return func(c *config) { c.noRoot = true } }
 
+// WithJournal makes rank 0 append every result to the file at path as it
+// arrives, so that a job killed at its time limit loses at most the tasks in
+// flight. Running the same Map again with the same journal skips the tasks
+// already journaled, and returns the complete results, identical to an
+// uninterrupted run. A journal written by a different map (another number of
+// tasks, other arguments, another result type) is an error. Every rank passes
+// the option; only rank 0 opens the file. Args must be encodable, to
+// fingerprint them.
+func WithJournal(path string) Option {
+	return func(c *config) {
+		if path == "" {
+			c.fail(fmt.Errorf("mpimap: WithJournal(\"\"): the journal needs a path"))
+		}
+		c.journal = path
+	}
+}
+
+// WithTaskTimeout limits each task to d: the task's context carries the
+// deadline, and a task still running at the deadline fails with an error
+// matching context.DeadlineExceeded. A fn that ignores its context is
+// abandoned: its goroutine runs on until fn returns, its result discarded,
+// and the worker moves on to the next task.
+func WithTaskTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.fail(fmt.Errorf("mpimap: WithTaskTimeout(%v): the time limit must be positive", d))
+		}
+		c.timeout = d
+	}
+}
+
+// WithRetries runs a failed task (an error, a panic or a timeout) again, up
+// to n more times, on another rank where there is one. The TaskError of a task
+// that failed every attempt says how many were made.
+func WithRetries(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.fail(fmt.Errorf("mpimap: WithRetries(%d): the number of retries cannot be negative", n))
+		}
+		c.retries = n
+	}
+}
+
 type config struct {
 	schedule Schedule
 	chunk    int
 	workers  int
 	noRoot   bool
+	journal  string
+	timeout  time.Duration
+	retries  int
 	err      error // the first invalid option
 }
 
@@ -119,9 +167,7 @@ func (c *config) fail(err error) {
 
 // fingerprint summarises the settings that every rank must share.
 func (c config) fingerprint() int64 {
-	fp := int64(c.schedule)<<56 | int64(c.chunk)<<1
-	if c.noRoot {
-		fp |= 1
-	}
-	return fp
+	h := fnv.New64a()
+	fmt.Fprint(h, c.schedule, c.chunk, c.noRoot, c.journal != "", c.timeout, c.retries)
+	return int64(h.Sum64() >> 1) // non-negative, so that its negation is too
 }

@@ -24,24 +24,27 @@ const (
 	kindChunks                  // root → worker: spans to run; none means no more
 	kindStop                    // root → worker: stop starting tasks
 	kindOutcome                 // root → worker: how the map ended
+	kindAbort                   // root → worker: the map failed on rank 0
 )
 
-// span is a run of task indices: start, start+stride, ... (count of them).
-type span struct{ start, count, stride int }
+// span is a run of task indices: start, start+stride, ... (count of them),
+// each at its attempt-th try.
+type span struct{ start, count, stride, attempt int }
 
 func (s span) at(k int) int { return s.start + k*s.stride }
 
 // failure is a task's error as it crosses ranks.
 type failure struct {
-	index int
-	rank  int
-	host  string
-	panic bool
-	err   error
+	index   int
+	attempt int
+	rank    int
+	host    string
+	panic   bool
+	err     error
 }
 
 func (f failure) taskError() *TaskError {
-	return &TaskError{Index: f.index, Rank: f.rank, Host: f.host, Panic: f.panic, Err: f.err}
+	return &TaskError{Index: f.index, Rank: f.rank, Host: f.host, Panic: f.panic, Err: f.err, Attempts: f.attempt}
 }
 
 // writer builds a message.
@@ -51,7 +54,12 @@ func (w *writer) uint(v int)      { w.b = binary.AppendUvarint(w.b, uint64(v)) }
 func (w *writer) byte(v byte)     { w.b = append(w.b, v) }
 func (w *writer) bytes(v []byte)  { w.uint(len(v)); w.b = append(w.b, v...) }
 func (w *writer) string(v string) { w.uint(len(v)); w.b = append(w.b, v...) }
-func (w *writer) span(s span)     { w.uint(s.start); w.uint(s.count); w.uint(s.stride) }
+func (w *writer) span(s span) {
+	w.uint(s.start)
+	w.uint(s.count)
+	w.uint(s.stride)
+	w.uint(s.attempt)
+}
 func (w *writer) bool(v bool) {
 	if v {
 		w.byte(1)
@@ -61,10 +69,12 @@ func (w *writer) bool(v bool) {
 }
 func (w *writer) failure(f failure) {
 	w.uint(f.index)
+	w.uint(f.attempt)
 	w.uint(f.rank)
 	w.string(f.host)
 	w.bool(f.panic)
 	w.string(f.err.Error())
+	w.uint(sentinelOf(f.err))
 }
 
 // reader takes a message apart; the first malformed field sets err, and every
@@ -119,8 +129,8 @@ func (r *reader) bool() bool     { return r.byte() != 0 }
 
 // span reads a span and checks that it lies inside [0, n).
 func (r *reader) span(n int) span {
-	s := span{start: r.uint(), count: r.uint(), stride: r.uint()}
-	if r.err == nil && (s.count < 0 || s.stride < 1 || s.start >= n && s.count > 0 ||
+	s := span{start: r.uint(), count: r.uint(), stride: r.uint(), attempt: r.uint()}
+	if r.err == nil && (s.count < 0 || s.stride < 1 || s.attempt < 1 || s.start >= n && s.count > 0 ||
 		s.count > 0 && (s.count-1) > (n-1-s.start)/s.stride) {
 		r.fail(fmt.Errorf("span %+v outside %d tasks", s, n))
 	}
@@ -128,8 +138,12 @@ func (r *reader) span(n int) span {
 }
 
 func (r *reader) failure(n int) failure {
-	f := failure{index: r.uint(), rank: r.uint(), host: r.string(), panic: r.bool()}
-	f.err = remoteError(r.string())
+	f := failure{index: r.uint(), attempt: r.uint(), rank: r.uint(), host: r.string(), panic: r.bool()}
+	e := &remoteError{msg: r.string()}
+	if k := r.uint(); k > 0 && k <= len(sentinels) {
+		e.cause = sentinels[k-1]
+	}
+	f.err = e
 	if r.err == nil && f.index >= n {
 		r.fail(fmt.Errorf("failure of task %d outside %d tasks", f.index, n))
 	}

@@ -1,0 +1,271 @@
+package mpimap_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hpcmap/hpcmap/internal/mpitest"
+	"github.com/hpcmap/hpcmap/mpi"
+	"github.com/hpcmap/hpcmap/mpimap"
+)
+
+func TestRetriesMoveToAnotherRank(t *testing.T) {
+	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
+		for _, s := range schedules {
+			// Task i fails on rank i mod np and works elsewhere: with
+			// retries on another rank every task succeeds, unless there is
+			// no other rank.
+			fn := func(_ context.Context, i int) (int, error) {
+				if c.Rank() == i%c.Size() {
+					return 0, fmt.Errorf("task %d refuses rank %d", i, c.Rank())
+				}
+				return i * 3, nil
+			}
+			got, err := mpimap.Map(ctx, c, indices(40), fn, mpimap.WithSchedule(s), mpimap.WithRetries(2), mpimap.WithWorkers(2))
+			if c.Size() == 1 {
+				var te *mpimap.TaskError
+				if !errors.As(err, &te) || te.Attempts != 3 || !strings.Contains(err.Error(), "(attempt 3)") {
+					return fmt.Errorf("%v, one rank: got %v, want every task failed after 3 attempts", s, err)
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%v: retries on another rank should have succeeded: %v", s, err)
+			}
+			if c.Rank() == 0 {
+				for i, r := range got {
+					if r != i*3 {
+						return fmt.Errorf("%v: result %d is %d", s, i, r)
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func TestRetriesGiveUp(t *testing.T) {
+	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
+		var calls atomic.Int64
+		_, err := mpimap.Map(ctx, c, indices(10), func(_ context.Context, i int) (int, error) {
+			if i == 4 {
+				calls.Add(1)
+				return 0, errors.New("always fails")
+			}
+			return i, nil
+		}, mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithRetries(3))
+		var te *mpimap.TaskError
+		if !errors.As(err, &te) || te.Index != 4 || te.Attempts != 4 {
+			return fmt.Errorf("got %v, want task 4 failed after 4 attempts", err)
+		}
+		total, err := allSum(c, calls.Load())
+		if err != nil || total != 4 {
+			return fmt.Errorf("task 4 ran %d times in all (%v), want 4", total, err)
+		}
+		return nil
+	})
+}
+
+// allSum is the sum of x over every rank, on every rank.
+func allSum(c mpi.Comm, x int64) (int64, error) {
+	sum := make([]int64, 1)
+	err := c.Allreduce(mpi.Bytes(sum), mpi.Bytes([]int64{x}), mpi.Int64, mpi.Sum)
+	return sum[0], err
+}
+
+func TestTaskTimeout(t *testing.T) {
+	mpitest.Worlds(t, []int{1, 3}, func(ctx context.Context, c mpi.Comm) error {
+		release := make(chan struct{})
+		defer close(release)
+		got, err := mpimap.Map(ctx, c, indices(12), func(ctx context.Context, i int) (int, error) {
+			switch i {
+			case 3: // ignores its context: abandoned at the deadline
+				<-release
+			case 7: // honours it
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}
+			return i + 100, nil
+		}, mpimap.WithTaskTimeout(50*time.Millisecond), mpimap.WithSchedule(mpimap.Cyclic))
+		var timedOut []int
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var te *mpimap.TaskError
+			if !errors.As(e, &te) || !errors.Is(te, context.DeadlineExceeded) {
+				return fmt.Errorf("error %v is not a TaskError for a deadline", e)
+			}
+			timedOut = append(timedOut, te.Index)
+		}
+		if !slices.Equal(timedOut, []int{3, 7}) {
+			return fmt.Errorf("tasks %v timed out, want [3 7]", timedOut)
+		}
+		if c.Rank() == 0 && (got[0] != 100 || got[11] != 111 || got[3] != 0) {
+			return fmt.Errorf("results %v", got)
+		}
+		return nil
+	})
+}
+
+func TestJournalResume(t *testing.T) {
+	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		for _, s := range schedules {
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("hpcmap-journal-%d-%v-%d.j", os.Getpid(), s, c.Size()))
+			if c.Rank() == 0 {
+				os.Remove(path)
+				defer os.Remove(path)
+			}
+			const n = 300
+			executed := func(fn func(int)) func(context.Context, int) (float64, error) {
+				return func(ctx context.Context, i int) (float64, error) {
+					fn(i)
+					return float64(i) / 7, nil
+				}
+			}
+			// The first run is stopped by rank 0 in its first task: rank 0
+			// always has one at the start, whatever the schedule.
+			cctx, cancel := context.WithCancel(ctx)
+			var count atomic.Int32
+			_, err := mpimap.Map(cctx, c, indices(n), executed(func(int) {
+				time.Sleep(100 * time.Microsecond)
+				if c.Rank() == 0 && count.Add(1) == 1 {
+					cancel()
+				}
+			}), mpimap.WithSchedule(s), mpimap.WithJournal(path), mpimap.WithWorkers(1))
+			cancel()
+			if !errors.Is(err, mpimap.ErrInterrupted) {
+				return fmt.Errorf("%v, first run: got %v, want ErrInterrupted", s, err)
+			}
+			var journaled []int
+			if c.Rank() == 0 {
+				if journaled, err = mpimap.JournaledTasks(path); err != nil {
+					return err
+				}
+				if len(journaled) == 0 || len(journaled) == n {
+					return fmt.Errorf("%v: %d tasks journaled by the interrupted run", s, len(journaled))
+				}
+			}
+			// The second run finishes, running only what the journal lacks.
+			var ran []int64
+			var mu atomic.Int32 // guards ran: workers append concurrently
+			got, err := mpimap.Map(ctx, c, indices(n), executed(func(i int) {
+				for !mu.CompareAndSwap(0, 1) {
+				}
+				ran = append(ran, int64(i))
+				mu.Store(0)
+			}), mpimap.WithSchedule(s), mpimap.WithJournal(path))
+			if err != nil {
+				return fmt.Errorf("%v, resumed run: %v", s, err)
+			}
+			all, err := mpi.AllgatherSlice(c, ran)
+			if err != nil {
+				return err
+			}
+			if c.Rank() == 0 {
+				rerun := slices.Concat(all...)
+				for i := range n {
+					if got[i] != float64(i)/7 {
+						return fmt.Errorf("%v: resumed result %d is %v", s, i, got[i])
+					}
+					inJournal := slices.Contains(journaled, i)
+					if times := countOf(rerun, int64(i)); inJournal && times != 0 || !inJournal && times != 1 {
+						return fmt.Errorf("%v: task %d (journaled: %v) ran %d times on resume", s, i, inJournal, times)
+					}
+				}
+			}
+			// A journal of another map is refused on every rank.
+			_, err = mpimap.Map(ctx, c, indices(n+1), executed(func(int) {}), mpimap.WithSchedule(s), mpimap.WithJournal(path))
+			if err == nil || c.Rank() == 0 && !strings.Contains(err.Error(), "different map") {
+				return fmt.Errorf("%v: a journal of another map gave %v", s, err)
+			}
+		}
+		return nil
+	})
+}
+
+func countOf(s []int64, x int64) int {
+	n := 0
+	for _, v := range s {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}
+
+func TestJournalTornRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "torn.j")
+	square := func(_ context.Context, i int) (int, error) { return i * i, nil }
+	run := func(args []int) ([]int, error) {
+		var got []int
+		err := mpi.Local(1, func(ctx context.Context, c mpi.Comm) error {
+			var err error
+			got, err = mpimap.Map(ctx, c, args, square, mpimap.WithJournal(path))
+			return err
+		})
+		return got, err
+	}
+	if _, err := run(indices(50)); err != nil {
+		t.Fatal(err)
+	}
+	// Cut the last record short, as a kill mid-write would, and damage one
+	// in the middle: the first is dropped, the second and all after it too.
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, data[:len(data)-2], 0o644)
+	if tasks, _ := mpimap.JournaledTasks(path); len(tasks) != 49 {
+		t.Fatalf("%d records survive a torn last record, want 49", len(tasks))
+	}
+	got, err := run(indices(50))
+	if err != nil || got[49] != 49*49 {
+		t.Fatalf("after a torn record: %v, result 49 = %v", err, got[49])
+	}
+	data, _ = os.ReadFile(path)
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(path, data, 0o644)
+	if tasks, _ := mpimap.JournaledTasks(path); len(tasks) >= 50 || len(tasks) == 0 {
+		t.Fatalf("%d records survive a damaged one in the middle", len(tasks))
+	}
+	got, err = run(indices(50))
+	for i, r := range got {
+		if r != i*i {
+			t.Fatalf("after a damaged record: result %d = %d (%v)", i, r, err)
+		}
+	}
+	// Not a journal at all.
+	os.WriteFile(path, []byte("results,of,something,else\n"), 0o644)
+	if _, err := run(indices(50)); err == nil || !strings.Contains(err.Error(), "not an hpcmap journal") {
+		t.Fatalf("a foreign file as journal: %v", err)
+	}
+}
+
+func TestDrainAbandonsTasksAfterGrace(t *testing.T) {
+	defer mpimap.SetDrainGrace(100 * time.Millisecond)()
+	mpitest.Worlds(t, []int{1, 2}, func(ctx context.Context, c mpi.Comm) error {
+		release := make(chan struct{})
+		defer close(release)
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		got, err := mpimap.Map(cctx, c, indices(8), func(_ context.Context, i int) (int, error) {
+			if i == 0 {
+				cancel() // on rank 0, which owns task 0 under Block
+			}
+			if i%2 == 1 {
+				<-release // ignores the stop: abandoned after the grace
+			}
+			return i + 1, nil
+		}, mpimap.WithWorkers(4))
+		if !errors.Is(err, mpimap.ErrInterrupted) {
+			return fmt.Errorf("got %v, want ErrInterrupted", err)
+		}
+		if c.Rank() == 0 && (got[0] != 1 || got[1] != 0) {
+			return fmt.Errorf("results %v: want task 0 kept and abandoned task 1 zero", got)
+		}
+		return nil
+	})
+}
