@@ -34,7 +34,9 @@ test-mpi: ## the same tests on real OpenMPI (np 1,2,3,4,8) and MPICH (np 1,2,4)
 	@bash scripts/test-mpi.sh
 
 test-slurm: ## the sbatch scripts on a throw-away two-node Slurm cluster
-	@bash scripts/deps.sh slurm
+	@bash scripts/deps.sh slurm openmpi mpich
+	@$(MAKE) --no-print-directory build MPI=mpi
+	@$(MAKE) --no-print-directory build MPI=mpich
 	@bash scripts/slurm/test.sh
 
 bench: deps ## Map, AllSum, C MPI and mpi4py.futures side by side
