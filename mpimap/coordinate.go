@@ -442,29 +442,24 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 				break
 			}
 			progress = true
-			r := reader{b: in}
-			switch r.byte() {
+			rm, err := readFromRoot(in, m.n)
+			if err != nil {
+				return fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
+			}
+			switch rm.kind {
 			case kindChunks:
 				awaiting = false
 				win.roundTrip(time.Since(asked))
-				k := r.uint()
-				if k == 0 {
-					exhausted = true
-				}
-				for range k {
-					if s := r.span(m.n); r.err == nil {
-						m.add(p, s)
-					}
+				exhausted = len(rm.spans) == 0
+				for _, s := range rm.spans {
+					m.add(p, s)
 				}
 			case kindStop:
 				stop("stopped by rank 0")
 			case kindAbort:
-				return fmt.Errorf("mpimap: the map failed on rank 0: %s", r.string())
+				return fmt.Errorf("mpimap: the map failed on rank 0: %s", rm.text)
 			default:
-				r.fail(fmt.Errorf("unexpected message kind %d", in[0]))
-			}
-			if err := r.done(); err != nil {
-				return fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
+				return fmt.Errorf("mpimap: unexpected message kind %d from rank 0", rm.kind)
 			}
 		}
 		p.feed()
@@ -552,30 +547,64 @@ func (m *mapper[T, R]) awaitOutcome(ctx context.Context, own map[int]error) erro
 			idle.wait(nil, nil, true)
 			continue
 		}
-		r := reader{b: msg}
-		switch r.byte() {
-		case kindAbort:
-			return fmt.Errorf("mpimap: the map failed on rank 0: %s", r.string())
-		case kindOutcome:
-		default:
-			continue // a stop that crossed our last message
+		rm, err := readFromRoot(msg, m.n)
+		switch {
+		case err != nil:
+			return fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
+		case rm.kind == kindAbort:
+			return fmt.Errorf("mpimap: the map failed on rank 0: %s", rm.text)
+		case rm.kind == kindOutcome:
+			return mapError(rm.fails, own, rm.outcome, ctx.Err())
 		}
-		in := interruption{notRun: r.uint(), n: m.n}
-		for range r.uint() {
-			in.causes = append(in.causes, r.string())
-		}
-		var fails []failure
+		// A stop that crossed this rank's last message: nothing to do.
+	}
+}
+
+// rootMessage is a message from rank 0 to another rank, decoded.
+type rootMessage struct {
+	kind    byte
+	spans   []span       // kindChunks: none means no more will come
+	text    string       // kindAbort: what went wrong
+	outcome interruption // kindOutcome
+	fails   []failure    // kindOutcome: every task that failed
+}
+
+// readFromRoot decodes a message from rank 0 of a map of n tasks.
+func readFromRoot(msg []byte, n int) (rootMessage, error) {
+	r := reader{b: msg}
+	rm := rootMessage{kind: r.byte()}
+	switch rm.kind {
+	case kindChunks:
 		for range r.uint() {
 			if r.err != nil {
 				break
 			}
-			fails = append(fails, r.failure(m.n))
+			rm.spans = append(rm.spans, r.span(n))
 		}
-		if err := r.done(); err != nil {
-			return fmt.Errorf("mpimap: malformed outcome from rank 0: %w", err)
+	case kindStop:
+	case kindAbort:
+		rm.text = r.string()
+	case kindOutcome:
+		rm.outcome = interruption{notRun: r.uint(), n: n}
+		for range r.uint() {
+			if r.err != nil {
+				break
+			}
+			rm.outcome.causes = append(rm.outcome.causes, r.string())
 		}
-		return mapError(fails, own, in, ctx.Err())
+		for range r.uint() {
+			if r.err != nil {
+				break
+			}
+			rm.fails = append(rm.fails, r.failure(n))
+		}
+		if r.err == nil && (rm.outcome.notRun > n || len(rm.fails) > n) {
+			r.fail(fmt.Errorf("outcome of %d tasks not run and %d failed in a map of %d", rm.outcome.notRun, len(rm.fails), n))
+		}
+	default:
+		r.fail(fmt.Errorf("unknown message kind %d", rm.kind))
 	}
+	return rm, r.done()
 }
 
 // idler waits between polls for messages: yielding at first, so that a reply
