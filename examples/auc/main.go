@@ -71,6 +71,13 @@ func auc(c mpi.Comm, args []string, stdout io.Writer) error {
 		return fmt.Errorf("-rule %q: want left or mid", *rule)
 	}
 
+	// Where the ranks run, first: a bad placement shows before the work.
+	placement, err := mpi.Placement(c)
+	if err != nil {
+		return err
+	}
+	mpi.Fprintf(stdout, c, "%s\n", placement)
+
 	start := time.Now()
 	area, err := area(c, *n, shift)
 	if err != nil || c.Rank() != 0 {

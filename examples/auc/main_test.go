@@ -22,12 +22,17 @@ func printedArea(c mpi.Comm, args ...string) (float64, error) {
 	if err := auc(c, args, &out); err != nil || c.Rank() != 0 {
 		return 0, err
 	}
-	line, _, _ := strings.Cut(out.String(), "\n")
-	f := strings.Fields(line)
-	if len(f) < 4 || strings.Join(f[:3], " ") != "The area is" {
-		return 0, fmt.Errorf("first line %q does not start with \"The area is <value>\"", line)
+	// The placement first, then the area.
+	placement, rest, _ := strings.Cut(out.String(), "\n")
+	if want := fmt.Sprintf("placement: %d rank", c.Size()); !strings.HasPrefix(placement, want) {
+		return 0, fmt.Errorf("first line %q does not start with %q", placement, want)
 	}
-	return strconv.ParseFloat(f[3], 64)
+	for line := range strings.Lines(rest) {
+		if f := strings.Fields(line); len(f) >= 4 && strings.Join(f[:3], " ") == "The area is" {
+			return strconv.ParseFloat(f[3], 64)
+		}
+	}
+	return 0, fmt.Errorf("no line \"The area is <value>\" in\n%s", out.String())
 }
 
 // The figures published with the classic pypar program, which the same sums

@@ -115,6 +115,13 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 		name = shardName(cfg.shard, cfg.shards)
 	}
 
+	// Where the ranks run, first: a bad placement shows before the work.
+	placement, err := mpi.Placement(c)
+	if err != nil {
+		return err
+	}
+	mpi.Fprintf(stdout, c, "%s\n", placement)
+
 	// The hosts, gathered once, so that results can name their rank alone and
 	// stay plain numbers, which cross ranks on mpimap's fast path.
 	hosts, err := c.Gather(0, []byte(c.Host()))
