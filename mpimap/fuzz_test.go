@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -54,17 +55,27 @@ var (
 )
 
 // checkAlloc runs f and fails t if it allocated more than lim allows for
-// input bytes. The runtime counts small allocations when their span is
-// flushed, so the figure is good to some tens of KiB: plenty to catch an
-// allocation sized by a length field.
+// input bytes. The cheap count, from runtime/metrics, takes in small
+// allocations when their span is flushed, which can be a few MiB made before
+// f when a collection starts during it; so a count over the limit is taken
+// again, exactly, around a second run of f, with runtime.ReadMemStats (which
+// flushes every cache first). f must allocate the same when run again.
 func checkAlloc(t *testing.T, what string, input int, lim allocLimit, f func()) {
 	t.Helper()
+	max := lim.slack + lim.perByte*uint64(input)
 	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(s)
 	before := s[0].Value.Uint64()
 	f()
 	metrics.Read(s)
-	if got, max := s[0].Value.Uint64()-before, lim.slack+lim.perByte*uint64(input); got > max {
+	if s[0].Value.Uint64()-before <= max {
+		return
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	f()
+	runtime.ReadMemStats(&m1)
+	if got := m1.TotalAlloc - m0.TotalAlloc; got > max {
 		t.Fatalf("%s allocated %d bytes for %d bytes of input (limit %d)", what, got, input, max)
 	}
 }
@@ -246,55 +257,122 @@ func FuzzReadResultsGob(f *testing.F) {
 	})
 }
 
-// sendRecorder is a Comm that keeps what is sent, for rank 0's senders to
-// write messages into.
-type sendRecorder struct {
-	mpi.Comm // nil: only Send is called
-	sent     [][]byte
+// tap is a Comm that shows the messages a rank receives from a Map's other
+// ranks to see, and may change them first. Receiving goes through Recv at
+// times and TryRecv at others; tap wraps both.
+type tap struct {
+	mpi.Comm
+	see func(tag int, msg []byte) []byte
 }
 
-func (c *sendRecorder) Send(dst, tag int, data []byte) error {
-	c.sent = append(c.sent, bytes.Clone(data))
-	return nil
+func (c tap) Recv(src, tag int) ([]byte, mpi.Status, error) {
+	msg, st, err := c.Comm.Recv(src, tag)
+	if err == nil {
+		msg = c.see(st.Tag, msg)
+	}
+	return msg, st, err
 }
 
-// rootMessages are the messages rank 0 sends to one other rank in a map of
-// 100 tasks, written by its own senders.
+func (c tap) TryRecv(src, tag int) ([]byte, mpi.Status, bool, error) {
+	type tryRecver interface {
+		TryRecv(src, tag int) ([]byte, mpi.Status, bool, error)
+	}
+	msg, st, ok, err := c.Comm.(tryRecver).TryRecv(src, tag)
+	if ok && err == nil {
+		msg = c.see(st.Tag, msg)
+	}
+	return msg, st, ok, err
+}
+
+// rootTasks is the number of tasks of the maps rootMessages runs.
+const rootTasks = 30
+
+// rootMessages are the messages rank 0 sends to rank 1 in maps of rootTasks
+// tasks on two in-process ranks: chunks, with failures in the outcome; a stop
+// and an interrupted outcome; and an abort, after rank 1's message is
+// damaged on its way.
 func rootMessages(t testing.TB) [][]byte {
 	t.Helper()
-	rec := &sendRecorder{}
-	r := &rootState[int, float64]{
-		mapper:  &mapper[int, float64]{comm: rec, n: 100, np: 2, cfg: newConfig(nil)},
-		pool:    &pool[float64]{},
-		sup:     supply{n: 100, chunk: 4, ranks: 2, left: 100, guided: true},
-		retries: []retry{{index: 7, attempt: 2}},
-		waiting: map[int]int{1: 3},
+	var (
+		mu   sync.Mutex
+		msgs [][]byte
+	)
+	keep := func(tag int, msg []byte) []byte {
+		if tag == tagToWorker {
+			mu.Lock()
+			msgs = append(msgs, bytes.Clone(msg))
+			mu.Unlock()
+		}
+		return msg
 	}
-	check := func(err error) {
+	damage := func(tag int, msg []byte) []byte {
+		if tag == tagToRoot {
+			return append(slices.Clip(msg), 0) // one byte too many
+		}
+		return msg
+	}
+	task := func(ctx context.Context, i int) (float64, error) {
+		switch i {
+		case 4:
+			return 0, fmt.Errorf("solver: %w", context.DeadlineExceeded)
+		case 9:
+			panic("index out of range")
+		case 17:
+			return 0, errors.New("no convergence")
+		}
+		return float64(i) / 2, nil
+	}
+	args := make([]int, rootTasks)
+	for i := range args {
+		args[i] = i
+	}
+	for _, run := range []struct {
+		name   string
+		cancel bool                             // rank 0's context is cancelled
+		see0   func(tag int, msg []byte) []byte // what rank 0 receives
+		opts   []Option
+	}{
+		{"failures", false, nil, []Option{WithSchedule(Dynamic), WithChunk(3)}},
+		{"interrupted", true, nil, nil},
+		{"aborted", false, damage, nil},
+	} {
+		err := mpi.Local(2, func(ctx context.Context, c mpi.Comm) error {
+			if c.Rank() == 1 {
+				c = tap{c, keep}
+			} else {
+				if run.see0 != nil {
+					c = tap{c, run.see0}
+				}
+				if run.cancel {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					cancel()
+				}
+			}
+			if _, err := Map(ctx, c, args, task, run.opts...); err == nil {
+				return fmt.Errorf("%s: rank %d: Map succeeded", run.name, c.Rank())
+			}
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	check(r.answerWaiting()) // a retry and two chunks
-	r.sup.left = 0
-	r.waiting[1] = 1
-	check(r.answerWaiting()) // no chunks: the supply is exhausted
-	check(r.stop("rank 0: interrupt"))
-	r.abort(errors.New("mpimap: journal /scratch/j: no space left on device"))
-	r.fails = fuzzFailures()
-	r.causes = append(r.causes, "rank 1: terminated")
-	r.settled = 95
-	r.finish(context.Background()) // its error is rank 0's; the message is what counts
-	r.fails, r.causes, r.settled = nil, nil, 100
-	r.finish(context.Background())
-	if len(rec.sent) != 6 {
-		t.Fatalf("rank 0 sent %d messages, want 6", len(rec.sent))
+	kinds := map[byte]bool{}
+	for _, msg := range msgs {
+		kinds[msg[0]] = true
 	}
-	return rec.sent
+	for _, k := range []byte{kindChunks, kindStop, kindAbort, kindOutcome} {
+		if !kinds[k] {
+			t.Fatalf("rank 1 received no message of kind %d among %d", k, len(msgs))
+		}
+	}
+	return msgs
 }
 
-// encodeRootMessage writes rm the way rank 0's senders do (answerWaiting,
-// stop, abort and finish); TestEncodeRootMessage checks it against them.
+// encodeRootMessage writes rm the way rank 0 does (answerWaiting, stop,
+// abort and finish); TestEncodeRootMessage checks it against what rank 0
+// sends.
 func encodeRootMessage(rm rootMessage) []byte {
 	var w writer
 	w.byte(rm.kind)
@@ -322,7 +400,7 @@ func encodeRootMessage(rm rootMessage) []byte {
 
 func TestEncodeRootMessage(t *testing.T) {
 	for _, msg := range rootMessages(t) {
-		rm, err := readFromRoot(msg, 100)
+		rm, err := readFromRoot(msg, rootTasks)
 		if err != nil {
 			t.Fatalf("rank 0's message %x: %v", msg, err)
 		}
@@ -335,7 +413,7 @@ func TestEncodeRootMessage(t *testing.T) {
 // FuzzReadFromRoot decodes malformed messages from rank 0.
 func FuzzReadFromRoot(f *testing.F) {
 	for _, msg := range rootMessages(f) {
-		f.Add(uint16(100), msg)
+		f.Add(uint16(rootTasks), msg)
 	}
 	f.Fuzz(func(t *testing.T, n16 uint16, msg []byte) {
 		n := fuzzTasks(n16)
@@ -588,9 +666,6 @@ func FuzzOpenJournal(f *testing.F) {
 			content = append(slices.Clip(hdr), data...)
 		}
 		path := filepath.Join(t.TempDir(), "journal")
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
 		results := make([]float64, n)
 		var (
 			j     *journal[float64]
@@ -598,7 +673,16 @@ func FuzzOpenJournal(f *testing.F) {
 			count int
 			err   error
 		)
-		checkAlloc(t, "openJournal", len(content), wireLimit, func() { j, done, count, err = openJournal(path, args, c, results) })
+		open := func() { // again from the start when checkAlloc runs it twice
+			if j != nil {
+				j.f.Close()
+			}
+			if err := os.WriteFile(path, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			j, done, count, err = openJournal(path, args, c, results)
+		}
+		checkAlloc(t, "openJournal", len(content), wireLimit, open)
 		ours := len(content) == 0 || bytes.HasPrefix(content, hdr)
 		if err != nil {
 			if ours {
