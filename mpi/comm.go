@@ -26,6 +26,11 @@ type Comm interface {
 	// reused as soon as Send returns. Tags from ReservedTag up are used by
 	// mpimap while a Map runs.
 	Send(dst, tag int, data []byte) error
+	// Isend starts sending data to rank dst and returns at once; data must
+	// not change until the Request completes. A rank that must keep receiving
+	// while its messages are on their way (messages above MPI's eager limit
+	// wait for the receiver) sends this way.
+	Isend(dst, tag int, data []byte) (Request, error)
 	// Recv receives one message from rank src (or AnySource) with tag (or
 	// AnyTag), and tells where it came from in the Status.
 	Recv(src, tag int) ([]byte, Status, error)
@@ -33,6 +38,9 @@ type Comm interface {
 	Probe(src, tag int) (Status, error)
 	// Iprobe reports whether a matching message is waiting, without blocking.
 	Iprobe(src, tag int) (st Status, ok bool, err error)
+	// TryRecv receives a matching message if one is waiting, without
+	// blocking: Iprobe and Recv in one, for polling loops.
+	TryRecv(src, tag int) (data []byte, st Status, ok bool, err error)
 
 	// Barrier returns once every rank has called it.
 	Barrier() error
@@ -55,6 +63,14 @@ type Comm interface {
 	Split(color, key int) (Comm, error)
 	// Abort ends every rank of the job with exit code code. It does not return.
 	Abort(code int)
+}
+
+// Request is a send under way.
+type Request interface {
+	// Test reports whether the send has completed, without blocking.
+	Test() (done bool, err error)
+	// Wait blocks until the send has completed.
+	Wait() error
 }
 
 // Wildcards for Recv and Probe. They are not MPI's own values (which differ

@@ -294,3 +294,42 @@ func TestArgumentErrors(t *testing.T) {
 		return nil
 	})
 }
+
+// TestIsendBothWays has every pair of ranks send each other a message far
+// above any eager limit at the same moment: with blocking sends both would
+// wait for the other to receive; with Isend both complete.
+func TestIsendBothWays(t *testing.T) {
+	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
+		r, n := c.Rank(), c.Size()
+		big := func(from int) []byte { return bytes.Repeat([]byte{byte(from)}, 1<<20) }
+		var reqs []mpi.Request
+		msg := big(r)
+		for q := range n {
+			if q != r {
+				req, err := c.Isend(q, 8, msg)
+				if err != nil {
+					return err
+				}
+				reqs = append(reqs, req)
+			}
+		}
+		for range n - 1 {
+			b, st, err := c.Recv(mpi.AnySource, 8)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(b, big(st.Source)) {
+				return fmt.Errorf("rank %d: message from %d damaged", r, st.Source)
+			}
+		}
+		for _, req := range reqs {
+			if err := req.Wait(); err != nil {
+				return err
+			}
+			if done, err := req.Test(); !done || err != nil {
+				return fmt.Errorf("a waited request tests as not done (%v)", err)
+			}
+		}
+		return nil
+	})
+}

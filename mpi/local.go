@@ -224,11 +224,35 @@ func (c *localComm) Send(dst, tag int, data []byte) error {
 	return c.send(c.id, dst, tag, data)
 }
 
+// Local's sends never wait: the message is copied into the mailbox.
+func (c *localComm) Isend(dst, tag int, data []byte) (Request, error) {
+	if err := c.Send(dst, tag, data); err != nil {
+		return nil, err
+	}
+	return doneRequest{}, nil
+}
+
+type doneRequest struct{}
+
+func (doneRequest) Test() (bool, error) { return true, nil }
+func (doneRequest) Wait() error         { return nil }
+
 func (c *localComm) Recv(src, tag int) ([]byte, Status, error) {
 	if err := checkRecv("Recv", c, src, tag); err != nil {
 		return nil, Status{}, err
 	}
 	return c.recv(c.id, src, tag)
+}
+
+func (c *localComm) TryRecv(src, tag int) ([]byte, Status, bool, error) {
+	if err := checkRecv("TryRecv", c, src, tag); err != nil {
+		return nil, Status{}, false, err
+	}
+	m, ok, err := c.w.boxes[c.ranks[c.rank]].find(c.id, src, tag, true, false, c.w.aborted)
+	if err != nil || !ok {
+		return nil, Status{}, false, err
+	}
+	return m.data, Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, true, nil
 }
 
 func (c *localComm) Probe(src, tag int) (Status, error) {
