@@ -28,6 +28,7 @@ type rootState[T, R any] struct {
 	fails     []failure // failures of every attempt
 	own       map[int]error
 	finals    int // ranks that sent their last message
+	out       outbox
 	stopping  bool
 	stoppedAt time.Time
 	causes    []string // where and why the map was stopped
@@ -40,6 +41,7 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 		mapper: m, results: results, journal: j, pool: m.startPool(runCtx),
 		sup:     supply{n: m.n, chunk: m.cfg.chunk, ranks: m.computing(), guided: m.cfg.schedule == Guided, skip: m.skip},
 		waiting: map[int]int{}, own: map[int]error{}, settled: m.journaled,
+		out: outbox{comm: m.comm},
 	}
 	defer r.pool.close()
 	if m.dynamic() {
@@ -54,9 +56,56 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 	}
 	if err != nil {
 		r.abort(err)
-		return results, err
+	} else {
+		err = r.finish(ctx)
 	}
-	return results, r.finish(ctx)
+	// Joined only on failure: the map's own error must stay the flat list of
+	// TaskErrors that callers unwrap.
+	if ferr := r.out.flush(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	return results, err
+}
+
+// outbox sends rank 0's messages without waiting for them to be received.
+// Rank 0 must never block in a send: a message over MPI's eager limit waits
+// for its receiver, who may at that moment be blocked sending its results to
+// rank 0 — each waiting for the other. Rank 0 keeps receiving instead, and
+// the sends complete.
+type outbox struct {
+	comm    mpi.Comm
+	pending []mpi.Request
+}
+
+// send starts sending msg, which must not change afterwards, to rank dst.
+func (o *outbox) send(dst int, msg []byte) error {
+	req, err := o.comm.Isend(dst, tagToWorker, msg)
+	if err != nil {
+		return wrap(err)
+	}
+	o.pending = append(o.pending, req)
+	return nil
+}
+
+// poll forgets the sends that have completed.
+func (o *outbox) poll() error {
+	var err error
+	o.pending = slices.DeleteFunc(o.pending, func(r mpi.Request) bool {
+		done, e := r.Test()
+		err = errors.Join(err, e)
+		return done || e != nil
+	})
+	return wrap(err)
+}
+
+// flush waits for every send to complete.
+func (o *outbox) flush() error {
+	var err error
+	for _, r := range o.pending {
+		err = errors.Join(err, r.Wait())
+	}
+	o.pending = nil
+	return wrap(err)
 }
 
 // abort tells the other ranks that the map failed on rank 0, so that they
@@ -67,7 +116,7 @@ func (r *rootState[T, R]) abort(err error) {
 	w.byte(kindAbort)
 	w.string(err.Error())
 	for rank := 1; rank < r.np; rank++ {
-		r.comm.Send(rank, tagToWorker, w.b)
+		r.out.send(rank, w.b)
 	}
 }
 
@@ -80,7 +129,7 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 		// most one per rank per round, so that a busy stream of them cannot
 		// keep rank 0 from its own pieces or from seeing a cancellation.
 		for range r.np - 1 {
-			st, ok, err := r.comm.Iprobe(mpi.AnySource, tagToRoot)
+			msg, st, ok, err := r.comm.TryRecv(mpi.AnySource, tagToRoot)
 			if err != nil || !ok {
 				if err != nil {
 					return wrap(err)
@@ -88,10 +137,6 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 				break
 			}
 			progress = true
-			msg, _, err := r.comm.Recv(st.Source, tagToRoot)
-			if err != nil {
-				return wrap(err)
-			}
 			if err := r.receive(st.Source, msg); err != nil {
 				return fmt.Errorf("mpimap: malformed message from rank %d: %w", st.Source, err)
 			}
@@ -124,6 +169,9 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 		}
 		r.pool.feed()
 		if err := r.answerWaiting(); err != nil {
+			return err
+		}
+		if err := r.out.poll(); err != nil {
 			return err
 		}
 		if r.journal != nil {
@@ -242,8 +290,8 @@ func (r *rootState[T, R]) answerWaiting() error {
 		for _, s := range spans {
 			w.span(s)
 		}
-		if err := r.comm.Send(rank, tagToWorker, w.b); err != nil {
-			return wrap(err)
+		if err := r.out.send(rank, w.b); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -258,8 +306,8 @@ func (r *rootState[T, R]) stop(cause string) error {
 	var w writer
 	w.byte(kindStop)
 	for rank := 1; rank < r.np; rank++ {
-		if err := r.comm.Send(rank, tagToWorker, w.b); err != nil {
-			return wrap(err)
+		if err := r.out.send(rank, w.b); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -281,8 +329,8 @@ func (r *rootState[T, R]) finish(ctx context.Context) error {
 		w.failure(f)
 	}
 	for rank := 1; rank < r.np; rank++ {
-		if err := r.comm.Send(rank, tagToWorker, w.b); err != nil {
-			return wrap(err)
+		if err := r.out.send(rank, w.b); err != nil {
+			return err
 		}
 	}
 	return mapError(r.fails, r.own, in, ctx.Err())
@@ -391,10 +439,14 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 	}
 	own := map[int]error{}
 	win := window{workers: m.cfg.workers, chunk: m.cfg.chunk}
+	var pieces []pieceDone[R] // finished, not yet sent
+	held := 0                 // tasks in them
 	for {
 		progress := false
-		pieces := p.finished()
-		for _, d := range pieces {
+		fresh := p.finished()
+		pieces = append(pieces, fresh...)
+		for _, d := range fresh {
+			held += d.s.count
 			progress = true
 			win.ran(d.ran, d.took)
 			for _, f := range d.fails {
@@ -412,7 +464,12 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			want = max(1, (target-p.outstanding)/m.cfg.chunk)
 		}
 		final := p.outstanding == 0 && !awaiting && (exhausted || stopping)
-		if len(pieces) > 0 || want > 0 || final {
+		// While a request is on its way, results wait to go with the next
+		// one: a message per round trip, not per piece. Not for long, and
+		// not too many, so that the journal and progress stay current and a
+		// request rank 0 holds back (retries) cannot hold the results too.
+		hold := awaiting && time.Since(asked) < time.Millisecond && held < win.target()/2
+		if len(pieces) > 0 && !hold || want > 0 || final {
 			kind := kindResults
 			if final {
 				kind = kindFinal
@@ -425,6 +482,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			if err := m.comm.Send(0, tagToRoot, msg.b); err != nil {
 				return wrap(err)
 			}
+			pieces, held = pieces[:0], 0
 			if awaiting = want > 0; awaiting {
 				asked = time.Now()
 			}
@@ -516,15 +574,8 @@ func (m *mapper[T, R]) encodeEach(dst []byte, d pieceDone[R]) ([]byte, []failure
 
 // receive takes a message from rank 0 if one is waiting.
 func (m *mapper[T, R]) receive() ([]byte, bool, error) {
-	_, ok, err := m.comm.Iprobe(0, tagToWorker)
-	if err != nil || !ok {
-		return nil, false, wrap(err)
-	}
-	msg, _, err := m.comm.Recv(0, tagToWorker)
-	if err == nil && len(msg) == 0 {
-		err = fmt.Errorf("empty message from rank 0")
-	}
-	return msg, err == nil, wrap(err)
+	msg, _, ok, err := m.comm.TryRecv(0, tagToWorker)
+	return msg, ok, wrap(err)
 }
 
 func wrap(err error) error {
@@ -607,27 +658,34 @@ func readFromRoot(msg []byte, n int) (rootMessage, error) {
 	return rm, r.done()
 }
 
-// idler waits between polls for messages: yielding at first, so that a reply
-// is seen within microseconds, then sleeping, and after a long quiet spell
-// sleeping longer, so that an idle rank leaves its cores to the workers. A
-// piece finishing locally ends the wait at once.
+// idler waits between polls for messages: yielding the processor at first,
+// so that a reply is seen within microseconds, then sleeping, and after a
+// long quiet spell sleeping longer, so that an idle rank leaves its cores to
+// the workers. A piece finishing locally ends the wait at once.
 type idler[R any] struct {
-	rounds int
-	timer  *time.Timer
+	since time.Time // when the quiet spell began; zero while busy
+	timer *time.Timer
 }
 
-func (i *idler[R]) reset() { i.rounds = 0 }
+func (i *idler[R]) reset() { i.since = time.Time{} }
 
 const (
-	spinRounds  = 64   // polls that only yield the processor
-	shortRounds = 2500 // then short sleeps: about 0.1 s of them
+	// spinFor is how long a quiet rank only yields: longer than a round trip
+	// between ranks, so that a reply on its way is not met by a sleep.
+	spinFor = 50 * time.Microsecond
+	// napFor is how long it then takes short sleeps before long ones.
+	napFor = 100 * time.Millisecond
 )
 
 // wait waits for a finished piece of p (kept for the next p.finished), for
 // cancelled to close, or, when poll is set, for the time to poll again.
 func (i *idler[R]) wait(p *pool[R], cancelled <-chan struct{}, poll bool) {
-	i.rounds++
-	if poll && i.rounds <= spinRounds {
+	now := time.Now()
+	if i.since.IsZero() {
+		i.since = now
+	}
+	quiet := now.Sub(i.since)
+	if poll && quiet < spinFor {
 		runtime.Gosched()
 		return
 	}
@@ -636,7 +694,7 @@ func (i *idler[R]) wait(p *pool[R], cancelled <-chan struct{}, poll bool) {
 		// Timers are coarse on many machines: a microsecond asked is tens
 		// slept, and anything from ten microseconds about a millisecond.
 		d := time.Microsecond
-		if i.rounds > spinRounds+shortRounds {
+		if quiet > napFor {
 			d = time.Millisecond
 		}
 		if i.timer == nil {

@@ -492,7 +492,7 @@ func sortFailures(f []failure) {
 // Dynamic and Guided: two chunks per worker, plus what its workers get
 // through in one round trip to rank 0 (the bandwidth-delay product), so that
 // short tasks are never held up by messaging while the tail imbalance stays
-// within about one round trip. Capped at 64 chunks per worker.
+// within about one round trip. Capped at 256 chunks per worker.
 type window struct {
 	workers, chunk int
 	rtt, perTask   float64 // moving averages, in seconds
@@ -500,7 +500,7 @@ type window struct {
 
 func (w *window) target() int {
 	base := 2 * w.workers * w.chunk
-	limit := 64 * w.workers * w.chunk
+	limit := 256 * w.workers * w.chunk
 	switch {
 	case w.rtt == 0: // no round trip measured yet
 		return base

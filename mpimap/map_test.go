@@ -289,3 +289,32 @@ func TestResultsIndependentOfLayout(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDynamicBigMessages deals many short tasks with large results, so that
+// messages both ways exceed MPI's eager limits (results of 4 KiB; with four
+// workers a full window of replies is about 6 KB of spans): rank 0 must keep
+// receiving while its replies are on their way, or it and a worker each wait
+// for the other to receive.
+func TestDynamicBigMessages(t *testing.T) {
+	type block [512]float64 // 4 KiB per result
+	mpitest.Worlds(t, []int{2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		for _, s := range []mpimap.Schedule{mpimap.Dynamic, mpimap.Guided} {
+			got, err := mpimap.Map(ctx, c, indices(3000), func(_ context.Context, i int) (block, error) {
+				var b block
+				b[i%512] = float64(i)
+				return b, nil
+			}, mpimap.WithSchedule(s), mpimap.WithoutRoot(), mpimap.WithWorkers(4))
+			if err != nil {
+				return err
+			}
+			if c.Rank() == 0 {
+				for i, b := range got {
+					if b[i%512] != float64(i) {
+						return fmt.Errorf("%v: result %d damaged", s, i)
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
