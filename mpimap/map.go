@@ -111,17 +111,38 @@ func agree(c mpi.Comm, n int, cfg config, local error) error {
 	if err := c.Allreduce(mpi.Bytes(max), mpi.Bytes(src), mpi.Int64, mpi.Max); err != nil {
 		return fmt.Errorf("mpimap: checking the map across ranks: %w", err)
 	}
+	if max[4] != 0 {
+		return refusal(c, local)
+	}
 	switch {
-	case local != nil:
-		return local
-	case max[4] != 0:
-		return errors.New("mpimap: another rank refused the map (its own error says why)")
 	case max[0] != -max[1]:
 		return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", -max[1], max[0])
 	case max[2] != -max[3]:
 		return errors.New("mpimap: ranks passed different schedules, chunks or WithoutRoot: every rank must pass the same options")
 	}
 	return nil
+}
+
+// refusal is the error of a map that some rank refused: its own reason, or
+// the first refusing rank's, which the ranks exchange (only on this path).
+func refusal(c mpi.Comm, local error) error {
+	var mine []byte
+	if local != nil {
+		mine = []byte(local.Error())
+	}
+	all, err := mpi.AllgatherSlice(c, mine)
+	switch {
+	case local != nil:
+		return local
+	case err != nil:
+		return fmt.Errorf("mpimap: another rank refused the map: %w", err)
+	}
+	for r, why := range all {
+		if len(why) > 0 {
+			return fmt.Errorf("mpimap: rank %d refused the map: %s", r, why)
+		}
+	}
+	return errors.New("mpimap: another rank refused the map")
 }
 
 // mapper is one rank's part of a Map.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -228,6 +230,12 @@ func TestBadInput(t *testing.T) {
 			{"unexported field", second(mpimap.Map(ctx, c, args, func(context.Context, int) (struct{ s string }, error) {
 				return struct{ s string }{}, nil
 			})), "unexported"},
+			{"negative retries", second(mpimap.Map(ctx, c, args, id, mpimap.WithRetries(-1))), "WithRetries(-1)"},
+			{"zero timeout", second(mpimap.Map(ctx, c, args, id, mpimap.WithTaskTimeout(0))), "WithTaskTimeout(0s)"},
+			{"empty journal path", second(mpimap.Map(ctx, c, args, id, mpimap.WithJournal(""))), "journal needs a path"},
+			{"nil option", second(mpimap.Map(ctx, c, args, id, nil)), "nil Option"},
+			{"journal of unencodable args", second(mpimap.Map(ctx, c, []func(){nil}, func(context.Context, func()) (int, error) { return 0, nil },
+				mpimap.WithJournal(filepath.Join(os.TempDir(), "never-written")))), "fingerprints the arguments"},
 			{"args differ in length", second(mpimap.Map(ctx, c, args[:10-c.Rank()%2], id)), "differ in length"},
 			{"nil comm", second(mpimap.Map(ctx, nil, args, id)), "nil Comm"},
 		}

@@ -78,6 +78,7 @@ type config struct {
 	pictures      bool
 	shard, shards int // run shard i of k; k = 0 for the whole grid
 	merge         string
+	journal       string // resume from, and record to, this journal
 }
 
 // mcscan is the program on one rank of c, with its command-line arguments;
@@ -131,7 +132,7 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	start := time.Now()
 	results, err := mpimap.Map(ctx, c, points, func(ctx context.Context, p mpimap.Point[float64]) (result, error) {
 		return simulate(c.Rank(), p, cfg), nil
-	}, mpimap.WithSchedule(cfg.schedule), mpimap.WithChunk(cfg.chunk), mpimap.WithWorkers(cfg.workers))
+	}, cfg.mapOptions()...)
 	if err != nil || c.Rank() != 0 {
 		return err
 	}
@@ -228,6 +229,7 @@ func parseFlags(c mpi.Comm, args []string) (config, error) {
 	fs.BoolVar(&cfg.pictures, "pictures", true, "draw the pictures (a whole grid only)")
 	shard := fs.String("shard", "", "run only shard `i/k` of the grid: the points whose index mod k is i")
 	fs.StringVar(&cfg.merge, "merge", "", "combine the shard files in `DIR` into DIR/scan.csv and pictures")
+	fs.StringVar(&cfg.journal, "journal", "", "record finished points in `FILE`; run again with the same file to resume after a time limit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -295,4 +297,13 @@ func (l *floatList) Set(s string) error {
 	}
 	*l = vs
 	return nil
+}
+
+// mapOptions are the options of the scan's Map.
+func (cfg config) mapOptions() []mpimap.Option {
+	opts := []mpimap.Option{mpimap.WithSchedule(cfg.schedule), mpimap.WithChunk(cfg.chunk), mpimap.WithWorkers(cfg.workers)}
+	if cfg.journal != "" {
+		opts = append(opts, mpimap.WithJournal(cfg.journal))
+	}
+	return opts
 }
