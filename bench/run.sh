@@ -100,7 +100,7 @@ launch() {
 		fi
 		while read -r key v; do
 			case $key in
-			*_us) better='<' ;;
+			*_us | *_ratio | *_mib) better='<' ;;
 			*_tps) better='>' ;;
 			*) continue ;;
 			esac
@@ -131,6 +131,8 @@ fmt() {
 	awk -v k="$1" -v v="$2" 'BEGIN{
 		if (k == "tps") { if (v >= 1e6) printf "%.2f M", v/1e6; else if (v >= 1e3) printf "%.1f k", v/1e3; else printf "%.0f", v }
 		else if (k == "us") printf "%.2f", v
+		else if (k == "mib") printf "%.0f MiB", v
+		else if (k == "ratio") printf "%.2f × n·s", v
 		else printf "%.0f×", v }'
 }
 ratio() { # ratio A B FORMAT: A/B, empty if either is missing
@@ -143,6 +145,8 @@ rows=(
 	"Dynamic chunk 16, empty tasks (tasks/s)|dynamic_chunk16_tps|tps|≥ 12 M"
 	"Block 1e6 tasks → float64 (tasks/s)|block_tps|tps|≥ 20 M"
 	"reduce.AllSum, 1 float64 (µs)|allsum_us|us|"
+	"Rank 0 peak memory growth, Block map of 1e6 × 100 B results|gather_peak_mib|mib|"
+	"… as a multiple of the results' n·s bytes|gather_peak_ratio|ratio|≤ 2 × n·s"
 	"mpi.Comm Send/Recv 8 B round trip (µs)|go_pingpong_us|us|"
 	"C ping-pong 8 B round trip (µs)|pingpong_us|us|"
 	"C ping-pong, MPI_Probe before each MPI_Recv (µs)|probe_pingpong_us|us|"

@@ -39,8 +39,10 @@ type Comm interface {
 	// Iprobe reports whether a matching message is waiting, without blocking.
 	Iprobe(src, tag int) (st Status, ok bool, err error)
 	// TryRecv receives a matching message if one is waiting, without
-	// blocking: Iprobe and Recv in one, for polling loops.
-	TryRecv(src, tag int) (data []byte, st Status, ok bool, err error)
+	// blocking: Iprobe and Recv in one, for polling loops. The message goes
+	// into dst's memory when it fits (data is then dst[:len]), so that a loop
+	// can reuse one buffer.
+	TryRecv(dst []byte, src, tag int) (data []byte, st Status, ok bool, err error)
 
 	// Barrier returns once every rank has called it.
 	Barrier() error

@@ -244,7 +244,7 @@ func (c *localComm) Recv(src, tag int) ([]byte, Status, error) {
 	return c.recv(c.id, src, tag)
 }
 
-func (c *localComm) TryRecv(src, tag int) ([]byte, Status, bool, error) {
+func (c *localComm) TryRecv(dst []byte, src, tag int) ([]byte, Status, bool, error) {
 	if err := checkRecv("TryRecv", c, src, tag); err != nil {
 		return nil, Status{}, false, err
 	}
@@ -252,7 +252,7 @@ func (c *localComm) TryRecv(src, tag int) ([]byte, Status, bool, error) {
 	if err != nil || !ok {
 		return nil, Status{}, false, err
 	}
-	return m.data, Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, true, nil
+	return append(dst[:0], m.data...), Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, true, nil
 }
 
 func (c *localComm) Probe(src, tag int) (Status, error) {

@@ -420,18 +420,18 @@ func (r *mpiRequest) Wait() error {
 }
 
 func (c *mpiComm) Recv(src, tag int) ([]byte, Status, error) {
-	b, st, _, err := c.recv("Recv", src, tag, true)
+	b, st, _, err := c.recv("Recv", nil, src, tag, true)
 	return b, st, err
 }
 
-func (c *mpiComm) TryRecv(src, tag int) ([]byte, Status, bool, error) {
-	return c.recv("TryRecv", src, tag, false)
+func (c *mpiComm) TryRecv(dst []byte, src, tag int) ([]byte, Status, bool, error) {
+	return c.recv("TryRecv", dst, src, tag, false)
 }
 
 // recv probes for a message, waiting for one if block is set, and receives
 // it, both under one hold of the lock so that no other goroutine's receive
 // takes the probed message in between.
-func (c *mpiComm) recv(op string, src, tag int, block bool) ([]byte, Status, bool, error) {
+func (c *mpiComm) recv(op string, dst []byte, src, tag int, block bool) ([]byte, Status, bool, error) {
 	if err := checkRecv(op, c, src, tag); err != nil {
 		return nil, Status{}, false, err
 	}
@@ -449,7 +449,11 @@ func (c *mpiComm) recv(op string, src, tag int, block bool) ([]byte, Status, boo
 	if code != C.MPI_SUCCESS || flag == 0 {
 		return nil, Status{}, false, mpiErrorOrNil(op, code)
 	}
-	buf := make([]byte, int(n))
+	buf := dst[:0]
+	if cap(buf) < int(n) {
+		buf = make([]byte, int(n))
+	}
+	buf = buf[:n]
 	if code := C.hp_recv(c.comm, ptr(buf), n, osrc, otag); code != C.MPI_SUCCESS {
 		return nil, Status{}, false, mpiError(op, code)
 	}

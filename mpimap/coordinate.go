@@ -29,6 +29,7 @@ type rootState[T, R any] struct {
 	own       map[int]error
 	finals    int // ranks that sent their last message
 	out       outbox
+	inbox     []byte // reused for every message received
 	stopping  bool
 	stoppedAt time.Time
 	causes    []string // where and why the map was stopped
@@ -129,13 +130,16 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 		// most one per rank per round, so that a busy stream of them cannot
 		// keep rank 0 from its own pieces or from seeing a cancellation.
 		for range r.np - 1 {
-			msg, st, ok, err := r.comm.TryRecv(mpi.AnySource, tagToRoot)
+			msg, st, ok, err := r.comm.TryRecv(r.inbox, mpi.AnySource, tagToRoot)
 			if err != nil || !ok {
 				if err != nil {
 					return wrap(err)
 				}
 				break
 			}
+			// Every result is copied out of the message as it is read, so
+			// the buffer serves the next one.
+			r.inbox = msg
 			progress = true
 			if err := r.receive(st.Source, msg); err != nil {
 				return fmt.Errorf("mpimap: malformed message from rank %d: %w", st.Source, err)
@@ -146,6 +150,7 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 			for k := range d.ran {
 				r.results[d.s.at(k)] = d.vals[k]
 			}
+			r.recycle(d.vals)
 			if err := r.settle(0, d.s, d.ran, d.fails); err != nil {
 				return err
 			}
@@ -476,6 +481,9 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			}
 			msg.b = msg.b[:0]
 			m.encodeResults(&msg, kind, want, pieces)
+			for _, d := range pieces {
+				m.recycle(d.vals)
+			}
 			if final {
 				msg.string(cause)
 			}
@@ -572,9 +580,13 @@ func (m *mapper[T, R]) encodeEach(dst []byte, d pieceDone[R]) ([]byte, []failure
 	return dst, fails
 }
 
-// receive takes a message from rank 0 if one is waiting.
+// receive takes a message from rank 0 if one is waiting. Its memory is
+// reused by the next call.
 func (m *mapper[T, R]) receive() ([]byte, bool, error) {
-	msg, _, ok, err := m.comm.TryRecv(0, tagToWorker)
+	msg, _, ok, err := m.comm.TryRecv(m.inbox, 0, tagToWorker)
+	if ok {
+		m.inbox = msg
+	}
 	return msg, ok, wrap(err)
 }
 

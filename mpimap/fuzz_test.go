@@ -273,11 +273,8 @@ func (c tap) Recv(src, tag int) ([]byte, mpi.Status, error) {
 	return msg, st, err
 }
 
-func (c tap) TryRecv(src, tag int) ([]byte, mpi.Status, bool, error) {
-	type tryRecver interface {
-		TryRecv(src, tag int) ([]byte, mpi.Status, bool, error)
-	}
-	msg, st, ok, err := c.Comm.(tryRecver).TryRecv(src, tag)
+func (c tap) TryRecv(dst []byte, src, tag int) ([]byte, mpi.Status, bool, error) {
+	msg, st, ok, err := c.Comm.TryRecv(dst, src, tag)
 	if ok && err == nil {
 		msg = c.see(st.Tag, msg)
 	}

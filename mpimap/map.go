@@ -165,7 +165,26 @@ type mapper[T, R any] struct {
 	// stopped is set when no new task may start; workers read it before
 	// every task, so it is an atomic rather than a context's channel.
 	stopped atomic.Bool
+
+	// spare holds result slices of finished pieces for reuse, and inbox a
+	// worker's receive buffer: with results of hundreds of megabytes, fresh
+	// ones would let garbage double rank 0's memory before the GC runs.
+	spare sync.Pool
+	inbox []byte
 }
+
+// piece returns a zeroed slice for n results, reused when one is spare.
+func (m *mapper[T, R]) piece(n int) []R {
+	if v, ok := m.spare.Get().(*[]R); ok && cap(*v) >= n {
+		vals := (*v)[:n]
+		clear(vals)
+		return vals
+	}
+	return make([]R, n)
+}
+
+// recycle offers vals, whose results have been copied or sent, for reuse.
+func (m *mapper[T, R]) recycle(vals []R) { m.spare.Put(&vals) }
 
 // drainGrace is how long a stopped map waits for the tasks in flight before
 // abandoning them, so that a job at its time limit still gets to save what
@@ -345,7 +364,7 @@ func (p *pool[R]) abandon() {
 // go into the piece, never straight into rank 0's results, so that an
 // abandoned task cannot write to them after Map has returned.
 func (m *mapper[T, R]) runPiece(ctx context.Context, s span) pieceDone[R] {
-	d := pieceDone[R]{s: s, vals: make([]R, s.count)}
+	d := pieceDone[R]{s: s, vals: m.piece(s.count)}
 	start := time.Now()
 	for d.ran < s.count && !m.stopped.Load() {
 		next, stop := m.runFrom(ctx, s, d.ran, d.vals, &d.fails)

@@ -38,6 +38,8 @@ import (
 	"github.com/hpcmap/hpcmap/mpi"
 	"github.com/hpcmap/hpcmap/mpimap"
 	"github.com/hpcmap/hpcmap/reduce"
+	"strconv"
+	"strings"
 )
 
 var (
@@ -97,6 +99,10 @@ func run(ctx context.Context, world mpi.Comm) error {
 
 	if world.Rank() == 0 {
 		fmt.Printf("np %d\n", world.Size())
+	}
+	// Memory first, while rank 0's peak is still the start-up one.
+	if err := gatherMemory(ctx, world, common); err != nil {
+		return fmt.Errorf("gather memory: %w", err)
 	}
 	for _, f := range figures {
 		n, err := size(world, f)
@@ -250,4 +256,50 @@ func median(v []float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// record is a result of 100 bytes, the size issue 5 asks about.
+type record [100]byte
+
+// gatherMemory maps 1e6 tasks returning 100 bytes each and reports how much
+// rank 0's peak resident memory grew, in MiB and as a multiple of the n·s
+// bytes of results it must hold in the end.
+func gatherMemory(ctx context.Context, world mpi.Comm, opts []mpimap.Option) error {
+	const n = 1_000_000
+	before, err := residentKiB("VmRSS")
+	if err != nil {
+		return err
+	}
+	results, err := mpimap.Map(ctx, world, make([]int, n), func(_ context.Context, i int) (record, error) {
+		var r record
+		r[i%100] = byte(i)
+		return r, nil
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	peak, err := residentKiB("VmHWM")
+	if err != nil || world.Rank() != 0 {
+		return err
+	}
+	if len(results) != n {
+		return fmt.Errorf("%d results", len(results))
+	}
+	grew := float64(peak-before) * 1024
+	fmt.Printf("gather_peak_mib %.1f\ngather_peak_ratio %.3f\n", grew/(1<<20), grew/(n*100))
+	return nil
+}
+
+// residentKiB reads a memory figure of this process from /proc/self/status.
+func residentKiB(field string) (int64, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }
