@@ -30,6 +30,8 @@ type rootState[T, R any] struct {
 	finals    int // ranks that sent their last message
 	out       outbox
 	inbox     []byte // reused for every message received
+	mon       *monitor
+	hosts     map[int]string
 	stopping  bool
 	stoppedAt time.Time
 	causes    []string // where and why the map was stopped
@@ -45,13 +47,20 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 		out: outbox{comm: m.comm},
 	}
 	defer r.pool.close()
+	mon, err := newMonitor(m.cfg, m.n, m.skip)
+	if err != nil {
+		r.abort(err)
+		return results, errors.Join(err, r.out.flush())
+	}
+	r.mon, r.hosts = mon, map[int]string{0: m.host}
 	if m.dynamic() {
 		r.sup.left = m.n - m.journaled
 	} else {
 		r.dealt = m.n - m.journaled // every rank knows its share
 		m.add(r.pool, m.staticShare())
 	}
-	err := r.loop(ctx, cancel)
+	err = r.loop(ctx, cancel)
+	err = errors.Join(err, r.mon.close(r.settled, len(r.fails)))
 	if j != nil {
 		err = errors.Join(err, j.close())
 	}
@@ -151,7 +160,7 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 				r.results[d.s.at(k)] = d.vals[k]
 			}
 			r.recycle(d.vals)
-			if err := r.settle(0, d.s, d.ran, d.fails); err != nil {
+			if err := r.settle(0, d.report()); err != nil {
 				return err
 			}
 		}
@@ -184,6 +193,7 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 				return err
 			}
 		}
+		r.mon.tick(r.settled, len(r.fails))
 		if r.finals == r.np-1 && r.pool.outstanding == 0 && (r.stopping || r.sup.empty() && len(r.retries) == 0) {
 			return nil
 		}
@@ -201,8 +211,9 @@ func (r *rootState[T, R]) receive(src int, msg []byte) error {
 	if err != nil {
 		return err
 	}
+	r.hosts[src] = in.host
 	for _, p := range in.pieces {
-		if err := r.settle(src, p.s, p.ran, p.fails); err != nil {
+		if err := r.settle(src, p); err != nil {
 			return err
 		}
 	}
@@ -220,12 +231,15 @@ func (r *rootState[T, R]) receive(src int, msg []byte) error {
 
 // settle records what became of a piece of tasks: the first ran of them ran
 // (their results already in place), some of those failed.
-func (r *rootState[T, R]) settle(rank int, s span, ran int, fails []failure) error {
+func (r *rootState[T, R]) settle(rank int, p pieceReport) error {
+	s, ran, fails := p.s, p.ran, p.fails
 	r.dealt -= s.count
 	r.settled += ran - len(fails)
+	var again []int // failed tasks that will run again
 	for _, f := range fails {
 		if f.attempt <= r.cfg.retries && !r.stopping {
 			r.retries = append(r.retries, retry{index: f.index, attempt: f.attempt + 1, lastRank: rank})
+			again = append(again, f.index)
 			continue
 		}
 		r.settled++
@@ -233,6 +247,9 @@ func (r *rootState[T, R]) settle(rank int, s span, ran int, fails []failure) err
 		if rank == 0 {
 			r.own[f.index] = f.err
 		}
+	}
+	if err := r.mon.piece(rank, r.hosts[rank], p, func(i int) bool { return slices.Contains(again, i) }); err != nil {
+		return err
 	}
 	if r.journal == nil {
 		return nil
@@ -277,13 +294,18 @@ func (r *rootState[T, R]) exhausted() bool {
 // waits while tasks are out that may yet fail and need another rank.
 func (r *rootState[T, R]) answerWaiting() error {
 	for rank, want := range r.waiting {
+		// However many chunks a rank asks for, it gets at most a fair share
+		// of what is left (as Guided deals), so that a rank whose first
+		// tasks were quick cannot take the whole supply with its prefetch.
+		fair := max(r.cfg.chunk, r.sup.left/(2*r.computing()))
 		var spans []span
-		for !r.stopping && len(spans) < want {
+		for tasks := 0; !r.stopping && len(spans) < want && tasks < fair; {
 			s, ok := r.deal(rank)
 			if !ok {
 				break
 			}
 			spans = append(spans, s)
+			tasks += s.count
 		}
 		if len(spans) == 0 && !r.exhausted() {
 			continue
@@ -341,16 +363,22 @@ func (r *rootState[T, R]) finish(ctx context.Context) error {
 	return mapError(r.fails, r.own, in, ctx.Err())
 }
 
-// pieceReport is a finished piece as rank 0 reads it from a message.
+// pieceReport is a finished piece as rank 0 settles it, its results already
+// in place.
 type pieceReport struct {
-	s     span
-	ran   int
-	fails []failure
+	s      span
+	ran    int
+	fails  []failure
+	worker int
+	took   time.Duration
+	times  []int64
+	logs   []logRecord
 }
 
 // resultsMessage is what rank 0 reads from one message of another rank.
 type resultsMessage struct {
-	want   int // chunks requested
+	want   int    // chunks requested
+	host   string // of the sender
 	pieces []pieceReport
 	final  bool
 	cause  string // why that rank stopped early, if it did
@@ -367,6 +395,7 @@ func (m *mapper[T, R]) readResults(msg []byte, results []R) (resultsMessage, err
 		return in, fmt.Errorf("unexpected message kind %d", kind)
 	}
 	in.want = r.uint()
+	in.host = r.string()
 	for range r.uint() {
 		p := pieceReport{s: r.span(m.n), ran: r.uint()}
 		payload := r.bytes()
@@ -375,6 +404,20 @@ func (m *mapper[T, R]) readResults(msg []byte, results []R) (resultsMessage, err
 				break
 			}
 			p.fails = append(p.fails, r.failure(m.n))
+		}
+		p.worker = r.uint()
+		p.took = time.Duration(r.uint())
+		for range r.uint() {
+			if r.err != nil {
+				break
+			}
+			p.times = append(p.times, int64(r.uint()))
+		}
+		for range r.uint() {
+			if r.err != nil {
+				break
+			}
+			p.logs = append(p.logs, r.record(m.n))
 		}
 		if r.err != nil {
 			break
@@ -543,6 +586,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 func (m *mapper[T, R]) encodeResults(w *writer, kind byte, want int, pieces []pieceDone[R]) {
 	w.byte(kind)
 	w.uint(want)
+	w.string(m.host)
 	w.uint(len(pieces))
 	var payload []byte
 	for _, d := range pieces {
@@ -558,6 +602,16 @@ func (m *mapper[T, R]) encodeResults(w *writer, kind byte, want int, pieces []pi
 		w.uint(len(d.fails))
 		for _, f := range d.fails {
 			w.failure(f)
+		}
+		w.uint(d.worker)
+		w.uint(int(d.took))
+		w.uint(len(d.times))
+		for _, t := range d.times {
+			w.uint(int(t))
+		}
+		w.uint(len(d.logs))
+		for _, l := range d.logs {
+			w.record(l)
 		}
 	}
 }

@@ -72,6 +72,7 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 			return nil, err
 		}
 	}
+	m.start = time.Now()
 	if m.rank == 0 {
 		return m.root(ctx, results, j)
 	}
@@ -157,6 +158,8 @@ type mapper[T, R any] struct {
 	rank  int
 	host  string
 
+	start time.Time // of the map on this rank, for the trace's times
+
 	// skip marks the tasks a journal already holds (nil without one), and
 	// journaled counts them (on rank 0).
 	skip      []bool
@@ -238,11 +241,19 @@ func (m *mapper[T, R]) pieceSize(count int) int {
 
 // pieceDone is a piece of tasks that a worker goroutine has finished.
 type pieceDone[R any] struct {
-	s     span
-	ran   int           // tasks run: a prefix of the span; the rest never started
-	took  time.Duration // time spent running them
-	vals  []R           // their results
-	fails []failure
+	s      span
+	ran    int           // tasks run: a prefix of the span; the rest never started
+	took   time.Duration // time spent running them
+	worker int           // the goroutine that ran them
+	times  []int64       // with WithTrace: each task's start and end, ns from the map's start
+	vals   []R           // their results
+	fails  []failure
+	logs   []logRecord
+}
+
+// report is what rank 0 settles of a piece.
+func (d pieceDone[R]) report() pieceReport {
+	return pieceReport{s: d.s, ran: d.ran, fails: d.fails, worker: d.worker, took: d.took, times: d.times, logs: d.logs}
 }
 
 // pool is the worker goroutines of one rank and the spans waiting for them.
@@ -262,12 +273,14 @@ func (m *mapper[T, R]) startPool(ctx context.Context) *pool[R] {
 		workers = 0
 	}
 	p := &pool[R]{queue: make(chan span, workers), done: make(chan pieceDone[R], 2*workers+1)}
-	for range workers {
+	for w := range workers {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
+			log := &workerLog{}
+			ctx := context.WithValue(ctx, workerKey{}, log)
 			for s := range p.queue {
-				p.done <- m.runPiece(ctx, s)
+				p.done <- m.runPiece(ctx, s, w, log)
 			}
 		}()
 	}
@@ -363,27 +376,34 @@ func (p *pool[R]) abandon() {
 // runPiece runs the tasks of s until they are done or the map stops. Results
 // go into the piece, never straight into rank 0's results, so that an
 // abandoned task cannot write to them after Map has returned.
-func (m *mapper[T, R]) runPiece(ctx context.Context, s span) pieceDone[R] {
-	d := pieceDone[R]{s: s, vals: m.piece(s.count)}
+func (m *mapper[T, R]) runPiece(ctx context.Context, s span, worker int, log *workerLog) pieceDone[R] {
+	d := pieceDone[R]{s: s, worker: worker, vals: m.piece(s.count)}
+	if m.cfg.trace != "" {
+		d.times = make([]int64, 0, 2*s.count)
+	}
 	start := time.Now()
 	for d.ran < s.count && !m.stopped.Load() {
-		next, stop := m.runFrom(ctx, s, d.ran, d.vals, &d.fails)
+		next, stop := m.runFrom(ctx, s, d.ran, &d, log)
 		d.ran = next
 		if stop {
 			break
 		}
 	}
 	d.took = time.Since(start)
+	d.times = d.times[:min(len(d.times), 2*d.ran)] // a task cut short by a stop did not run
+	d.logs = log.take()
 	return d
 }
 
 // runFrom runs the tasks of s from the k-th until the end, a stop, or a panic,
 // and returns where it got to, and whether the map stopped. One deferred
 // recover serves a whole run of tasks.
-func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, vals []R, fails *[]failure) (next int, stop bool) {
+func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, d *pieceDone[R], log *workerLog) (next int, stop bool) {
+	vals, fails := d.vals, &d.fails
 	defer func() {
 		if v := recover(); v != nil {
 			*fails = append(*fails, m.failure(s, k, taskPanic{recovered.Error(v)}))
+			m.timed(d, k)
 			next = k + 1
 		}
 	}()
@@ -391,7 +411,12 @@ func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, vals []R, fai
 		if m.stopped.Load() {
 			return k, true
 		}
+		log.begin(s.at(k), s.attempt)
+		if d.times != nil {
+			d.times = append(d.times, int64(time.Since(m.start)))
+		}
 		r, err := m.call(ctx, m.args[s.at(k)])
+		m.timed(d, k)
 		if err != nil {
 			if m.stopped.Load() && ctx.Err() != nil {
 				// Cut short by the stop: not run, so that a rerun with the
@@ -405,6 +430,13 @@ func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, vals []R, fai
 		vals[k] = r
 	}
 	return k, false
+}
+
+// timed notes the end of the k-th task of a traced piece.
+func (m *mapper[T, R]) timed(d *pieceDone[R], k int) {
+	if d.times != nil && len(d.times) == 2*k+1 {
+		d.times = append(d.times, int64(time.Since(m.start)))
+	}
 }
 
 func (m *mapper[T, R]) failure(s span, k int, err error) failure {

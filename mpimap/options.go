@@ -3,6 +3,8 @@ package mpimap
 import (
 	"fmt"
 	"hash/fnv"
+	"io"
+	"log/slog"
 	"runtime"
 	"time"
 )
@@ -133,15 +135,77 @@ func WithRetries(n int) Option {
 	}
 }
 
+// WithProgress makes rank 0 report on w how far the map is: tasks done of
+// the total (as "done/total"), failures, rate and time left. On a terminal
+// it redraws one line in place, at most ten times a second; elsewhere (a
+// batch job's log) it writes a plain line each tenth of the work or every
+// 30 s, whichever comes first, and a last line when the map ends.
+func WithProgress(w io.Writer) Option {
+	return func(c *config) {
+		if w == nil {
+			c.fail(fmt.Errorf("mpimap: WithProgress(nil): no writer"))
+		}
+		c.progress = w
+	}
+}
+
+// WithStats makes rank 0 write to w, when the map ends, a table per rank and
+// per host of the tasks run, their share, the time busy running them, the
+// mean time per task, and the workers' idle time: a load imbalance shows at a
+// glance.
+func WithStats(w io.Writer) Option {
+	return func(c *config) {
+		if w == nil {
+			c.fail(fmt.Errorf("mpimap: WithStats(nil): no writer"))
+		}
+		c.stats = w
+	}
+}
+
+// WithTrace makes rank 0 write to the file at path a CSV row per task
+// attempt: index,rank,host,worker,start,end,attempt,status, with start and
+// end in seconds from the map's start on the rank that ran the task. The
+// trace package draws it as a Gantt chart per rank. Every rank passes the
+// option, since every rank then times its tasks.
+func WithTrace(path string) Option {
+	return func(c *config) {
+		if path == "" {
+			c.fail(fmt.Errorf("mpimap: WithTrace(\"\"): the trace needs a path"))
+		}
+		c.trace = path
+	}
+}
+
+// WithLogs sends the records that tasks write through Logger to h on rank 0,
+// each tagged with the task's index, rank and host, in argument order; the
+// default is slog.Default()'s handler.
+func WithLogs(h slog.Handler) Option {
+	return func(c *config) {
+		if h == nil {
+			c.fail(fmt.Errorf("mpimap: WithLogs(nil): no handler"))
+		}
+		c.logs = h
+	}
+}
+
+// WithStreamedLogs writes the tasks' log records as they reach rank 0
+// instead of in argument order: sooner, but the tasks' lines interleave.
+func WithStreamedLogs() Option { return func(c *config) { c.streamLogs = true } }
+
 type config struct {
-	schedule Schedule
-	chunk    int
-	workers  int
-	noRoot   bool
-	journal  string
-	timeout  time.Duration
-	retries  int
-	err      error // the first invalid option
+	schedule   Schedule
+	chunk      int
+	workers    int
+	noRoot     bool
+	journal    string
+	timeout    time.Duration
+	retries    int
+	progress   io.Writer
+	stats      io.Writer
+	trace      string
+	logs       slog.Handler
+	streamLogs bool
+	err        error // the first invalid option
 }
 
 func newConfig(opts []Option) config {
@@ -168,6 +232,6 @@ func (c *config) fail(err error) {
 // fingerprint summarises the settings that every rank must share.
 func (c config) fingerprint() int64 {
 	h := fnv.New64a()
-	fmt.Fprint(h, c.schedule, c.chunk, c.noRoot, c.journal != "", c.timeout, c.retries)
+	fmt.Fprint(h, c.schedule, c.chunk, c.noRoot, c.journal != "", c.timeout, c.retries, c.trace != "")
 	return int64(h.Sum64() >> 1) // non-negative, so that its negation is too
 }

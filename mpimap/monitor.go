@@ -1,0 +1,399 @@
+package mpimap
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// monitor watches a map from rank 0: it reports progress, keeps the
+// statistics and the trace, and writes the tasks' logs in argument order.
+// Every finished piece passes through it once.
+type monitor struct {
+	n        int
+	start    time.Time
+	progress *progress
+	stats    *stats
+	trace    *traceFile
+	logs     *logOrder
+}
+
+func newMonitor(cfg config, n int, journaled []bool) (*monitor, error) {
+	mon := &monitor{n: n, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
+	if cfg.progress != nil {
+		mon.progress = newProgress(cfg.progress, n)
+	}
+	if cfg.stats != nil {
+		mon.stats = &stats{w: cfg.stats, ranks: map[int]*rankStats{}}
+	}
+	if cfg.trace != "" {
+		t, err := newTraceFile(cfg.trace)
+		if err != nil {
+			return nil, err
+		}
+		mon.trace = t
+	}
+	return mon, nil
+}
+
+// piece takes in a piece that rank ran on host; retried marks the failed
+// tasks that will run again.
+func (mon *monitor) piece(rank int, host string, p pieceReport, retried func(index int) bool) error {
+	if mon.stats != nil {
+		mon.stats.add(rank, host, p)
+	}
+	if mon.trace != nil {
+		if err := mon.trace.add(rank, host, p); err != nil {
+			return err
+		}
+	}
+	return mon.logs.add(rank, host, p, retried)
+}
+
+// tick reports progress, at most as often as its writer wants it.
+func (mon *monitor) tick(settled, failed int) {
+	if mon.progress != nil {
+		mon.progress.update(settled, failed, false)
+	}
+}
+
+// close finishes every report once the map has ended.
+func (mon *monitor) close(settled, failed int) error {
+	if mon.progress != nil {
+		mon.progress.update(settled, failed, true)
+	}
+	var err error
+	if mon.stats != nil {
+		err = mon.stats.write(time.Since(mon.start), mon.n)
+	}
+	if mon.trace != nil {
+		err = errors.Join(err, mon.trace.close())
+	}
+	return errors.Join(err, mon.logs.flush())
+}
+
+// status is how an attempt of a task ended, as the trace names it.
+func status(p pieceReport, index int) string {
+	for _, f := range p.fails {
+		if f.index == index {
+			if f.panic {
+				return "panicked"
+			}
+			return "failed"
+		}
+	}
+	return "ok"
+}
+
+// progress reports done/total, failures, rate and time left: on a terminal
+// as one line redrawn in place, elsewhere (a batch log) as a plain line every
+// tenth of the work or every 30 s, whichever comes first.
+type progress struct {
+	w        io.Writer
+	n        int
+	terminal bool
+	start    time.Time
+	last     time.Time // of the last report
+	lastDone int
+}
+
+// A terminal line is redrawn at most this often; a log line is written at
+// least this often while work goes on.
+const (
+	redrawEvery = 100 * time.Millisecond
+	logEvery    = 30 * time.Second
+)
+
+func newProgress(w io.Writer, n int) *progress {
+	p := &progress{w: w, n: n, start: time.Now(), terminal: isTerminal(w)}
+	p.last = p.start
+	return p
+}
+
+func (p *progress) update(done, failed int, final bool) {
+	now := time.Now()
+	switch {
+	case final && !p.terminal && done == p.lastDone && !p.last.Equal(p.start):
+		return // the last line already said so
+	case final:
+	case p.terminal && now.Sub(p.last) < redrawEvery:
+		return
+	case !p.terminal && now.Sub(p.last) < logEvery && done*10/max(p.n, 1) == p.lastDone*10/max(p.n, 1):
+		return // neither 30 s nor a further tenth of the work
+	case done == p.lastDone && !p.terminal:
+		return
+	}
+	p.last, p.lastDone = now, done
+	elapsed := now.Sub(p.start)
+	line := fmt.Sprintf("%d/%d", done, p.n)
+	if p.n > 0 {
+		line += fmt.Sprintf(" (%.0f%%)", 100*float64(done)/float64(p.n))
+	}
+	if failed > 0 {
+		line += fmt.Sprintf(", %d failed", failed)
+	}
+	if rate := float64(done) / elapsed.Seconds(); done > 0 && elapsed > 0 {
+		line += fmt.Sprintf(", %s tasks/s", humanRate(rate))
+		if left := p.n - done; left > 0 && !final {
+			line += ", " + roundLeft(time.Duration(float64(left)/rate*float64(time.Second))).String() + " left"
+		}
+	}
+	line += ", " + roundLeft(elapsed).String() + " elapsed"
+	if p.terminal {
+		const width = 30
+		filled := 0
+		if p.n > 0 {
+			filled = done * width / p.n
+		}
+		bar := "[" + strings.Repeat("=", filled) + strings.Repeat(" ", width-filled) + "] "
+		end := ""
+		if final {
+			end = "\n"
+		}
+		fmt.Fprintf(p.w, "\r\x1b[K%s%s%s", bar, line, end)
+		return
+	}
+	fmt.Fprintln(p.w, "progress:", line)
+}
+
+// isTerminal reports whether w is a terminal that a person watches. A
+// character device is not enough: OpenMPI gives ranks a pseudo-terminal even
+// when mpirun's own output goes to a batch job's log, so a Slurm job, or no
+// TERM, means a log.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("SLURM_JOB_ID") != "" {
+		return false
+	}
+	if term := os.Getenv("TERM"); term == "" || term == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// roundLeft rounds a duration to what a person reads: tenths of a second
+// below ten seconds, seconds above.
+func roundLeft(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
+func humanRate(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fk", r/1e3)
+	case r >= 10:
+		return fmt.Sprintf("%.0f", r)
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+// stats sums up, per rank, the tasks run and the time busy running them.
+type stats struct {
+	w     io.Writer
+	ranks map[int]*rankStats
+}
+
+type rankStats struct {
+	host    string
+	tasks   int
+	workers int // the most worker goroutines seen
+	busy    time.Duration
+}
+
+func (s *stats) add(rank int, host string, p pieceReport) {
+	rs := s.ranks[rank]
+	if rs == nil {
+		rs = &rankStats{host: host}
+		s.ranks[rank] = rs
+	}
+	rs.tasks += p.ran
+	rs.busy += p.took
+	rs.workers = max(rs.workers, p.worker+1)
+}
+
+// write prints the table: per rank, then per host. Idle time is what the
+// workers of a rank did not spend running tasks while the map ran.
+func (s *stats) write(wall time.Duration, n int) error {
+	tw := tabwriter.NewWriter(s.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
+	share := func(tasks int) string {
+		if n == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(tasks)/float64(n))
+	}
+	mean := func(busy time.Duration, tasks int) string {
+		if tasks == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.3g", busy.Seconds()*1e3/float64(tasks))
+	}
+	idle := func(busy time.Duration, workers int) (string, string) {
+		total := wall * time.Duration(max(workers, 1))
+		free := max(total-busy, 0)
+		return fmt.Sprintf("%.3f", free.Seconds()), fmt.Sprintf("%.0f%%", 100*free.Seconds()/max(total.Seconds(), 1e-9))
+	}
+	row("rank", "host", "workers", "tasks", "share", "busy s", "ms/task", "idle s", "idle")
+	type hostStats struct {
+		ranks, tasks, workers int
+		busy                  time.Duration
+	}
+	hosts := map[string]*hostStats{}
+	for _, rank := range slices.Sorted(maps.Keys(s.ranks)) {
+		rs := s.ranks[rank]
+		is, ip := idle(rs.busy, rs.workers)
+		row(strconv.Itoa(rank), rs.host, strconv.Itoa(rs.workers), strconv.Itoa(rs.tasks), share(rs.tasks),
+			fmt.Sprintf("%.3f", rs.busy.Seconds()), mean(rs.busy, rs.tasks), is, ip)
+		h := hosts[rs.host]
+		if h == nil {
+			h = &hostStats{}
+			hosts[rs.host] = h
+		}
+		h.ranks++
+		h.tasks += rs.tasks
+		h.workers += rs.workers
+		h.busy += rs.busy
+	}
+	row("", "", "", "", "", "", "", "", "")
+	row("host", "ranks", "workers", "tasks", "share", "busy s", "ms/task", "idle s", "idle")
+	for _, name := range slices.Sorted(maps.Keys(hosts)) {
+		h := hosts[name]
+		is, ip := idle(h.busy, h.workers)
+		row(name, strconv.Itoa(h.ranks), strconv.Itoa(h.workers), strconv.Itoa(h.tasks), share(h.tasks),
+			fmt.Sprintf("%.3f", h.busy.Seconds()), mean(h.busy, h.tasks), is, ip)
+	}
+	fmt.Fprintf(tw, "\nwall time %.3f s\n", wall.Seconds())
+	return tw.Flush()
+}
+
+// traceFile writes one CSV row per task attempt as pieces arrive.
+type traceFile struct {
+	f   *os.File
+	buf *bufio.Writer
+	csv *csv.Writer
+}
+
+// TraceHeader is the header of the CSV that WithTrace writes.
+const TraceHeader = "index,rank,host,worker,start,end,attempt,status"
+
+func newTraceFile(path string) (*traceFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("mpimap: trace: %w", err)
+	}
+	t := &traceFile{f: f, buf: bufio.NewWriter(f)}
+	t.csv = csv.NewWriter(t.buf)
+	t.csv.Write(strings.Split(TraceHeader, ","))
+	return t, nil
+}
+
+func (t *traceFile) add(rank int, host string, p pieceReport) error {
+	seconds := func(ns int64) string { return strconv.FormatFloat(float64(ns)/1e9, 'f', 6, 64) }
+	for k := range p.ran {
+		i := p.s.at(k)
+		start, end := "", ""
+		if 2*k+1 < len(p.times) {
+			start, end = seconds(p.times[2*k]), seconds(p.times[2*k+1])
+		}
+		t.csv.Write([]string{strconv.Itoa(i), strconv.Itoa(rank), host, strconv.Itoa(p.worker),
+			start, end, strconv.Itoa(p.s.attempt), status(p, i)})
+	}
+	return t.csv.Error()
+}
+
+func (t *traceFile) close() error {
+	t.csv.Flush()
+	return errors.Join(t.csv.Error(), t.buf.Flush(), t.f.Close())
+}
+
+// logOrder writes the tasks' log records to the handler in argument order:
+// a task's records wait until every task before it is done, so that the log
+// reads as if the tasks had run one after another. Streamed, they are
+// written as they arrive instead.
+type logOrder struct {
+	h       slog.Handler
+	stream  bool
+	done    []bool // tasks whose outcome is final
+	next    int    // the first task not yet done
+	pending map[int][]slog.Record
+}
+
+func newLogOrder(cfg config, n int, journaled []bool) *logOrder {
+	h := cfg.logs
+	if h == nil {
+		h = slog.Default().Handler()
+	}
+	l := &logOrder{h: h, stream: cfg.streamLogs, done: make([]bool, n), pending: map[int][]slog.Record{}}
+	if journaled != nil {
+		copy(l.done, journaled)
+	}
+	l.advance()
+	return l
+}
+
+func (l *logOrder) add(rank int, host string, p pieceReport, retried func(int) bool) error {
+	var err error
+	for _, rec := range p.logs {
+		r := rec.record(rank, host)
+		if l.stream {
+			err = errors.Join(err, l.emit(r))
+			continue
+		}
+		l.pending[rec.index] = append(l.pending[rec.index], r)
+	}
+	for k := range p.ran {
+		if i := p.s.at(k); !retried(i) {
+			l.done[i] = true
+		}
+	}
+	return errors.Join(err, l.advance())
+}
+
+// advance writes the records of the done tasks at the head of the order.
+func (l *logOrder) advance() error {
+	var err error
+	for ; l.next < len(l.done) && l.done[l.next]; l.next++ {
+		for _, r := range l.pending[l.next] {
+			err = errors.Join(err, l.emit(r))
+		}
+		delete(l.pending, l.next)
+	}
+	return err
+}
+
+// flush writes what is left, in order, past the tasks that never ran.
+func (l *logOrder) flush() error {
+	var err error
+	for _, i := range slices.SortedFunc(maps.Keys(l.pending), cmp.Compare[int]) {
+		for _, r := range l.pending[i] {
+			err = errors.Join(err, l.emit(r))
+		}
+	}
+	clear(l.pending)
+	return err
+}
+
+func (l *logOrder) emit(r slog.Record) error {
+	if !l.h.Enabled(context.Background(), r.Level) {
+		return nil
+	}
+	return l.h.Handle(context.Background(), r)
+}
