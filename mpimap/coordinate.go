@@ -44,7 +44,7 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 		mapper: m, results: results, journal: j, pool: m.startPool(runCtx),
 		sup:     supply{n: m.n, chunk: m.cfg.chunk, ranks: m.computing(), guided: m.cfg.schedule == Guided, skip: m.skip},
 		waiting: map[int]int{}, own: map[int]error{}, settled: m.journaled,
-		out: outbox{comm: m.comm},
+		out: outbox{comm: m.comm, tag: tagToWorker},
 	}
 	defer r.pool.close()
 	mon, err := newMonitor(m.cfg, m.n, m.skip)
@@ -77,19 +77,21 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 	return results, err
 }
 
-// outbox sends rank 0's messages without waiting for them to be received.
+// outbox sends a rank's messages without waiting for them to be received.
 // Rank 0 must never block in a send: a message over MPI's eager limit waits
 // for its receiver, who may at that moment be blocked sending its results to
 // rank 0 — each waiting for the other. Rank 0 keeps receiving instead, and
-// the sends complete.
+// the sends complete. Workers send this way too, to go on running tasks and
+// taking chunks while rank 0 is busy.
 type outbox struct {
 	comm    mpi.Comm
+	tag     int
 	pending []mpi.Request
 }
 
 // send starts sending msg, which must not change afterwards, to rank dst.
 func (o *outbox) send(dst int, msg []byte) error {
-	req, err := o.comm.Isend(dst, tagToWorker, msg)
+	req, err := o.comm.Isend(dst, o.tag, msg)
 	if err != nil {
 		return wrap(err)
 	}
@@ -475,7 +477,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 		stoppedAt time.Time
 		cause     string
 		idle      idler[R]
-		msg       writer
+		out       = outbox{comm: m.comm, tag: tagToRoot}
 	)
 	stop := func(why string) {
 		if !stopping {
@@ -522,7 +524,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			if final {
 				kind = kindFinal
 			}
-			msg.b = msg.b[:0]
+			var msg writer // its own buffer: the send may still be under way
 			m.encodeResults(&msg, kind, want, pieces)
 			for _, d := range pieces {
 				m.recycle(d.vals)
@@ -530,8 +532,8 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			if final {
 				msg.string(cause)
 			}
-			if err := m.comm.Send(0, tagToRoot, msg.b); err != nil {
-				return wrap(err)
+			if err := out.send(0, msg.b); err != nil {
+				return err
 			}
 			pieces, held = pieces[:0], 0
 			if awaiting = want > 0; awaiting {
@@ -572,11 +574,17 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			}
 		}
 		p.feed()
+		if err := out.poll(); err != nil {
+			return err
+		}
 		if progress {
 			idle.reset()
 		} else {
 			idle.wait(p, watch(ctx, stopping), true)
 		}
+	}
+	if err := out.flush(); err != nil {
+		return err
 	}
 	return m.awaitOutcome(ctx, own)
 }
