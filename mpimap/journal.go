@@ -30,11 +30,12 @@ const journalMagic = "hpcmap journal 1\n"
 const journalSyncEvery = time.Second
 
 type journal[R any] struct {
-	f      *os.File
-	path   string
-	codec  codec.Codec[R]
-	buf    []byte
-	synced time.Time
+	f       *os.File
+	path    string
+	codec   codec.Codec[R]
+	buf     []byte
+	payload []byte // reused for each record's encoded result
+	synced  time.Time
 }
 
 // journalFingerprint describes a map: its tasks, its arguments and its
@@ -160,14 +161,14 @@ func describeJournal(data []byte) string {
 
 // add appends the record of task index, whose result is v.
 func (j *journal[R]) add(index int, v []R) error {
-	payload, err := j.codec.Append(nil, v)
-	if err != nil {
+	var err error
+	if j.payload, err = j.codec.Append(j.payload[:0], v); err != nil {
 		return err
 	}
 	start := len(j.buf)
 	w := writer{b: j.buf}
 	w.uint(index)
-	w.bytes(payload)
+	w.bytes(j.payload)
 	j.buf = binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b[start:]))
 	return nil
 }
