@@ -312,6 +312,7 @@ func (r *rootState[T, R]) answerWaiting() error {
 		if len(spans) == 0 && !r.exhausted() {
 			continue
 		}
+		spans = joinSpans(spans)
 		delete(r.waiting, rank)
 		var w writer
 		w.byte(kindChunks)
@@ -324,6 +325,23 @@ func (r *rootState[T, R]) answerWaiting() error {
 		}
 	}
 	return nil
+}
+
+// joinSpans joins consecutive chunks dealt together into one span: they
+// arrive together either way, and the rank splits a span among its workers,
+// so a reply of many one-task chunks costs one piece per worker, not one per
+// task.
+func joinSpans(spans []span) []span {
+	out := spans[:0]
+	for _, s := range spans {
+		if k := len(out) - 1; k >= 0 && out[k].stride == 1 && s.stride == 1 && out[k].attempt == s.attempt &&
+			out[k].start+out[k].count == s.start {
+			out[k].count += s.count
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // stop starts the drain: no task is dealt or started any more, and the other

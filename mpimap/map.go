@@ -232,9 +232,9 @@ func (m *mapper[T, R]) dynamic() bool { return m.cfg.schedule == Dynamic || m.cf
 // pieceSize is how many tasks of a span one worker goroutine takes at a time:
 // enough pieces to balance the goroutines, few enough to keep overhead low.
 func (m *mapper[T, R]) pieceSize(count int) int {
-	per := m.cfg.workers
+	per := 2 * m.cfg.workers // two pieces per worker balance the tasks of a dealt span
 	if !m.dynamic() {
-		per *= 8 // a static share is large: balance it more finely
+		per *= 4 // a static share is large: balance it more finely
 	}
 	return min(max(1, (count+per-1)/per), 4096)
 }
