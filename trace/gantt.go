@@ -19,14 +19,13 @@ import (
 // stay apart; the idle tail is a pale red that draws the eye without hiding
 // the lane; failures are orange and panics black, which no blue resembles.
 var (
-	taskShades   = [2]color.Color{color.RGBA{0x2f, 0x6b, 0xb3, 0xff}, color.RGBA{0x74, 0xa9, 0xdf, 0xff}}
-	denseShade   = color.RGBA{0x45, 0x85, 0xc8, 0xff} // runs of tasks too short to tell apart
-	failedColor  = color.RGBA{0xf5, 0x8a, 0x07, 0xff}
-	panicColor   = color.RGBA{0x11, 0x11, 0x11, 0xff}
-	idleColor    = color.RGBA{0xf8, 0xc9, 0xc4, 0xff}
-	endColor     = color.RGBA{0xd0, 0x10, 0x10, 0xff}
-	rankBandGrey = color.RGBA{0xee, 0xee, 0xee, 0xff}
-	rankRule     = color.RGBA{0x80, 0x80, 0x80, 0xff}
+	taskShades  = [2]color.Color{color.RGBA{0x2f, 0x6b, 0xb3, 0xff}, color.RGBA{0x74, 0xa9, 0xdf, 0xff}}
+	denseShade  = color.RGBA{0x45, 0x85, 0xc8, 0xff} // runs of tasks too short to tell apart
+	failedColor = color.RGBA{0xf5, 0x8a, 0x07, 0xff}
+	panicColor  = color.RGBA{0x11, 0x11, 0x11, 0xff}
+	idleColor   = color.RGBA{0xf8, 0xc9, 0xc4, 0xff}
+	endColor    = color.RGBA{0xd0, 0x10, 0x10, 0xff}
+	rankRule    = color.RGBA{0x80, 0x80, 0x80, 0xff}
 )
 
 // lane is the attempts that one worker goroutine of one rank ran, by start.
@@ -84,17 +83,17 @@ func lanesOf(tasks []Task) []lane {
 
 // Gantt draws tasks as a Gantt chart: one horizontal lane per worker
 // goroutine of each rank, rank 0 at the top, and a bar per attempt from its
-// start to its end, seconds along the x axis. Ranks are told apart by
-// alternating grey bands. After each lane's last task, up to the end of the
-// map (a red line at the latest end), the lane is tinted pale red: that is
-// the idle tail that a static schedule leaves when its blocks cost unequal
-// time, and that a dynamic one all but removes. Failed attempts are orange
-// and panicked ones black. The title is followed by the Summary's line, and a
-// row of legend entries stands between the title and the lanes.
+// start to its end, seconds along the x axis; a rule separates ranks of
+// several workers. Empty lane is idle time. From each lane's last task to
+// the end of the map (a red line at the latest end) the lane is tinted pale
+// red: that is the idle tail that a static schedule leaves when its blocks
+// cost unequal time, and that a dynamic one all but removes. Failed attempts
+// are orange and panicked ones black. The title is followed by the Summary's
+// line, and a row of legend entries stands between the title and the lanes.
 //
-// Bars narrower than about a point that lie next to each other are drawn as
-// one, so that a trace of a hundred thousand tasks draws in about a second
-// and the picture is the same as if each had been drawn.
+// Bars narrower than about a point that touch are drawn as one, so that a
+// trace of a hundred thousand tasks draws in under a second and looks the
+// same as if each had been drawn.
 //
 // Gantt returns an error if tasks is empty.
 func Gantt(tasks []Task, title string) (*plot.Plot, error) {
@@ -212,19 +211,6 @@ func (g *gantt) Plot(c draw.Canvas, p *plot.Plot) {
 		inset = 0
 	}
 
-	// Alternate ranks on grey, when a rank is tall enough for bands not to
-	// turn into a haze of stripes.
-	first := 0
-	for i := 1; i <= len(g.lanes); i++ {
-		if i < len(g.lanes) && g.lanes[i].rank == g.lanes[first].rank {
-			continue
-		}
-		if g.lanes[first].rank%2 == 1 && laneH*vg.Length(i-first) >= 4 {
-			c.FillPolygon(rankBandGrey, rect(c.Min.X, c.Max.X, trY(g.laneY(i-1)), trY(g.laneY(first)+1)))
-		}
-		first = i
-	}
-
 	end := trX(g.sum.Makespan)
 	for i, l := range g.lanes {
 		y0, y1 := trY(g.laneY(i))+inset, trY(g.laneY(i)+1)-inset
@@ -233,8 +219,8 @@ func (g *gantt) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		drawBars(c, trX, l.tasks, y0, y1, laneH >= 4)
 	}
-	// A rule between ranks of several lanes, which the bands alone leave
-	// hard to see where bars fill the lanes.
+	// A rule between ranks of several lanes. Not shaded bands: idle time
+	// must look the same, empty, on every rank.
 	for i := 1; i < len(g.lanes); i++ {
 		if g.lanes[i].rank != g.lanes[i-1].rank && g.lanes[i].worker+g.lanes[i-1].worker > 0 && laneH >= 4 {
 			y := trY(g.laneY(i) + 1)
