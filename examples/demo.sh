@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh is what `make demo` runs: it installs OpenMPI with apt when it is
 # missing, builds the examples for it into bin/, runs auc and the full
-# 324-point mcscan on 2 ranks, and says where the results are.
+# 324-point mcscan on 2 ranks, once more under the Block schedule for its
+# trace, and says where the results and the traces' pictures are.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,14 @@ run() {
 }
 run mpirun.openmpi -np 2 bin/auc -n 100
 run mpirun.openmpi -np 2 bin/auc -n 20000000
-run mpirun.openmpi -np 2 bin/mcscan -out mc_data
+run mpirun.openmpi -np 2 bin/mcscan -out mc_data -trace
+# The same scan under the Block schedule, for its trace alone: beside the
+# first one it shows what dealing points dynamically changes.
+run mpirun.openmpi -np 2 bin/mcscan -out mc_data/block -schedule block -pictures=false -trace
 
 echo
 echo "demo: the scan is in mc_data/scan.csv; look at mc_data/acceptance.png and mc_data/deviation.png"
+echo "demo: how the points ran, a lane per worker: mc_data/trace.png (dynamic schedule) against"
+echo "      mc_data/block/trace.png (block). Pale red is a worker idle after its last point until the"
+echo "      map ends: the tail Block leaves when one rank's share takes longer. mcscan's points cost"
+echo "      much the same, so here the tails are short; the titles give each run's idle share."

@@ -23,6 +23,9 @@
 //	-pictures=false   do not draw the pictures
 //	-shard i/k        run only the points whose index mod k is i (0 ≤ i < k)
 //	-merge DIR        combine the shard files in DIR into DIR/scan.csv and pictures
+//	-trace            also write DIR/trace.csv, when and where each point ran, and
+//	                  draw it as DIR/trace.png, whatever -pictures says (see
+//	                  package trace)
 //
 // Rank 0 writes DIR/scan.csv, one row per point in grid order, with the columns
 // index,beta,m,h,x2,x2_err,x2_exact,acceptance,rank,host,seconds, and two
@@ -35,6 +38,15 @@
 // fastest). So every number except rank, host and seconds is identical
 // whatever the number of ranks, the schedule, the chunk, the workers, and
 // whether the grid ran whole or in shards.
+//
+// With -trace, DIR/trace.png is a Gantt chart of the run: a lane per worker
+// of each rank, a bar per point, and each lane's idle tail up to the end of
+// the map in pale red. Under -schedule block a rank whose share costs less
+// waits for the others, which shows as a long tail; under the default dynamic
+// schedule the lanes end together. mcscan's points cost much the same (the
+// last ninth of the grid about 15% more than the first), so here the
+// difference is small, and a busy machine shows more than the schedule does.
+// The command hpcmap-trace draws such a file again.
 //
 // Shards are for job arrays: `-shard 2/4` writes DIR/shard-2-of-4.csv; when all
 // four have run, `mcscan -merge DIR` (with the same grid flags) writes
@@ -79,6 +91,7 @@ type config struct {
 	shard, shards int // run shard i of k; k = 0 for the whole grid
 	merge         string
 	journal       string // resume from, and record to, this journal
+	trace         bool   // write, and draw, the map's trace
 }
 
 // mcscan is the program on one rank of c, with its command-line arguments;
@@ -129,6 +142,13 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	if cfg.trace && c.Rank() == 0 {
+		// The trace is written as the map runs, before report makes the
+		// directory.
+		if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	results, err := mpimap.Map(ctx, c, points, func(ctx context.Context, p mpimap.Point[float64]) (result, error) {
 		return simulate(c.Rank(), p, cfg), nil
@@ -143,7 +163,13 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	for i, p := range points {
 		rows[i] = row{Point: p, result: results[i], Host: string(hosts[results[i].Rank])}
 	}
-	return report(stdout, cfg.out, name, rows, grid, cfg)
+	if err := report(stdout, cfg.out, name, rows, grid, cfg); err != nil {
+		return err
+	}
+	if cfg.trace {
+		return reportTrace(stdout, cfg, len(points), c.Size())
+	}
+	return nil
 }
 
 // result is one point's outcome as it travels from its rank to rank 0.
@@ -229,6 +255,7 @@ func parseFlags(c mpi.Comm, args []string) (config, error) {
 	fs.BoolVar(&cfg.pictures, "pictures", true, "draw the pictures (a whole grid only)")
 	shard := fs.String("shard", "", "run only shard `i/k` of the grid: the points whose index mod k is i")
 	fs.StringVar(&cfg.merge, "merge", "", "combine the shard files in `DIR` into DIR/scan.csv and pictures")
+	fs.BoolVar(&cfg.trace, "trace", false, "write DIR/trace.csv, when and where each point ran, and draw it as DIR/trace.png")
 	fs.StringVar(&cfg.journal, "journal", "", "record finished points in `FILE`; run again with the same file to resume after a time limit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -304,6 +331,9 @@ func (cfg config) mapOptions() []mpimap.Option {
 	opts := []mpimap.Option{mpimap.WithSchedule(cfg.schedule), mpimap.WithChunk(cfg.chunk), mpimap.WithWorkers(cfg.workers)}
 	if cfg.journal != "" {
 		opts = append(opts, mpimap.WithJournal(cfg.journal))
+	}
+	if cfg.trace {
+		opts = append(opts, mpimap.WithTrace(cfg.tracePath()))
 	}
 	return opts
 }

@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hpcmap/hpcmap/internal/mpitest"
 	"github.com/hpcmap/hpcmap/mpi"
+	"github.com/hpcmap/hpcmap/trace"
 )
 
 func TestMain(m *testing.M) { mpitest.Main(m) }
@@ -311,5 +313,80 @@ func BenchmarkMetropolis(b *testing.B) {
 	rng := newRand(1, 0)
 	for b.Loop() {
 		metropolis(rng, 1, 1, 1, 0, 1000)
+	}
+}
+
+func TestTrace(t *testing.T) {
+	dir := t.TempDir()
+	mpitest.Worlds(t, []int{3}, func(ctx context.Context, c mpi.Comm) error {
+		for _, sched := range []string{"dynamic", "block"} {
+			out := filepath.Join(dir, fmt.Sprintf("np%d-%s", c.Size(), sched))
+			var stdout strings.Builder
+			if err := mcscan(ctx, c, args(out, "-schedule", sched, "-trace", "-workers", "2", "-pictures=false"), &stdout); err != nil {
+				return err
+			}
+			if c.Rank() != 0 {
+				continue // every rank runs both scans; rank 0 checks them
+			}
+			if err := checkTrace(out, c.Size()); err != nil {
+				return fmt.Errorf("%s: %w", sched, err)
+			}
+			if want := "wrote " + filepath.Join(out, "trace.png"); !strings.Contains(stdout.String(), want) {
+				return fmt.Errorf("%s: stdout %q does not say %q", sched, stdout.String(), want)
+			}
+		}
+		return nil
+	})
+}
+
+// checkTrace checks that dir/trace.csv holds every point of the small scan
+// once, run by one of the ranks, and that dir/trace.png is a picture.
+func checkTrace(dir string, ranks int) error {
+	f, err := os.Open(filepath.Join(dir, "trace.csv"))
+	if err != nil {
+		return err
+	}
+	tasks, err := trace.ReadCSV(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	seen := make([]int, 8)
+	for _, task := range tasks {
+		if task.Index < 0 || task.Index >= len(seen) || task.Rank >= ranks || task.Worker >= 2 || task.Status != trace.StatusOK {
+			return fmt.Errorf("trace row %+v: want a point of 0..7 that ran ok on a rank < %d, worker < 2", task, ranks)
+		}
+		seen[task.Index]++
+	}
+	for i, n := range seen {
+		if n != 1 {
+			return fmt.Errorf("point %d is in the trace %d times, want once", i, n)
+		}
+	}
+	p, err := os.Open(filepath.Join(dir, "trace.png"))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	cfg, err := png.DecodeConfig(p)
+	if err != nil || cfg.Width != 960 {
+		return fmt.Errorf("trace.png: %d × %d, error %v; want 960 pixels wide", cfg.Width, cfg.Height, err)
+	}
+	return nil
+}
+
+func TestShardTrace(t *testing.T) {
+	dir := t.TempDir()
+	err := mpi.Local(2, func(ctx context.Context, c mpi.Comm) error {
+		return mcscan(ctx, c, args(dir, "-shard", "1/2", "-trace"), io.Discard)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each shard of a job array keeps its own trace.
+	for _, name := range []string{"trace-shard-1-of-2.csv", "trace-shard-1-of-2.png"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
 	}
 }
