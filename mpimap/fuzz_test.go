@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hpcmap/hpcmap/internal/codec"
 	"github.com/hpcmap/hpcmap/mpi"
@@ -120,10 +122,19 @@ func fuzzFailures() []failure {
 // encodeResults, with values made by val.
 func resultsSeeds[R any](t testing.TB, val func(i int) R) [][]byte {
 	m := newFuzzMapper[R](t, 40)
+	m.host = "node-7"
+	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	piece := func(s span, ran int, fails ...failure) pieceDone[R] {
-		d := pieceDone[R]{s: s, ran: ran, vals: make([]R, s.count), fails: fails}
+		d := pieceDone[R]{s: s, ran: ran, worker: s.start % 3, took: time.Duration(ran) * time.Millisecond,
+			vals: make([]R, s.count), fails: fails}
 		for k := range ran {
-			d.vals[k] = val(s.at(k))
+			i := s.at(k)
+			d.vals[k] = val(i)
+			d.times = append(d.times, int64(k)*1e6, int64(k)*1e6+5e5)
+			if i%3 == 0 {
+				d.logs = append(d.logs, logRecord{index: i, attempt: s.attempt, time: start.Add(time.Duration(i) * time.Second),
+					level: slog.LevelWarn, msg: "slow convergence", attrs: []string{"iterations", "250", "solver.tol", "1e-9"}})
+			}
 		}
 		return d
 	}
@@ -197,7 +208,8 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 	// in both.
 	pieces := make([]pieceDone[R], len(in.pieces))
 	for k, p := range in.pieces {
-		pieces[k] = pieceDone[R]{s: p.s, ran: p.ran, vals: make([]R, p.ran), fails: p.fails}
+		pieces[k] = pieceDone[R]{s: p.s, ran: p.ran, worker: p.worker, took: p.took, times: p.times,
+			vals: make([]R, p.ran), fails: p.fails, logs: p.logs}
 		for j := range p.ran {
 			pieces[k].vals[j] = results[p.s.at(j)]
 		}
@@ -207,6 +219,7 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 		kind = kindFinal
 	}
 	var w writer
+	m.host = in.host
 	m.encodeResults(&w, kind, in.want, pieces)
 	if in.final {
 		w.string(in.cause)
@@ -254,6 +267,59 @@ func FuzzReadResultsGob(f *testing.F) {
 	f.Fuzz(func(t *testing.T, n uint16, msg []byte) {
 		checkReadResults[string](t, fuzzTasks(n), msg, gobLimit)
 		checkReadResults[[]float64](t, fuzzTasks(n), msg, gobLimit)
+	})
+}
+
+// FuzzEncodeResults writes a worker's message with fuzzed contents (host,
+// timings, failures, log records) through the worker's encoder, and checks
+// that rank 0 reads back what was written: whatever a task may log or fail
+// with must cross.
+func FuzzEncodeResults(f *testing.F) {
+	f.Add("node-7", uint16(2), uint32(1500), int64(1740830400e9), int64(slog.LevelInfo), "solving", "tol", "1e-9", "boom", false)
+	f.Add("", uint16(0), uint32(0), int64(0), int64(slog.LevelError), "", "", "", "", false)
+	f.Add("n\x00\xff", uint16(65535), uint32(1<<31), int64(1<<62), int64(-64), "é", "a", "", "context deadline exceeded", false)
+	const n = 10
+	m := newFuzzMapper[float64](f, n)
+	f.Fuzz(func(t *testing.T, host string, worker uint16, took uint32, nanos, level int64, msg, key, value, errText string, zeroTime bool) {
+		when := time.Unix(0, nanos)
+		if zeroTime {
+			when = time.Time{} // slog's "no time"
+		}
+		l := logRecord{index: 4, attempt: 2, time: when, level: slog.Level(level), msg: msg, attrs: []string{key, value}}
+		d := pieceDone[float64]{
+			s: span{start: 2, count: 3, stride: 2, attempt: 2}, ran: 2, worker: int(worker), took: time.Duration(took),
+			times: []int64{int64(took), 2 * int64(took), 3 * int64(took), 4 * int64(took)},
+			vals:  []float64{1.5, 0, 0},
+			fails: []failure{{index: 4, attempt: 2, rank: 1, host: host, panic: true, err: errors.New(errText)}},
+			logs:  []logRecord{l, l},
+		}
+		var w writer
+		m.host = host
+		m.encodeResults(&w, kindResults, 1, []pieceDone[float64]{d})
+		results := make([]float64, n)
+		in, err := m.readResults(w.b, results)
+		if err != nil {
+			t.Fatalf("rank 0 cannot read a worker's message (host %q, a log record at %v of level %d): %v", host, l.time, l.level, err)
+		}
+		if in.host != host || len(in.pieces) != 1 || results[2] != 1.5 {
+			t.Fatalf("wrote host %q and one piece, read %+v with results %v", host, in, results)
+		}
+		p := in.pieces[0]
+		if p.s != d.s || p.ran != d.ran || p.worker != d.worker || p.took != d.took || !slices.Equal(p.times, d.times) {
+			t.Fatalf("wrote piece %+v, read %+v", d, p)
+		}
+		if len(p.fails) != 1 || p.fails[0].host != host || p.fails[0].err.Error() != errText || !p.fails[0].panic {
+			t.Fatalf("wrote failure %+v, read %+v", d.fails, p.fails)
+		}
+		for _, got := range p.logs {
+			if got.index != l.index || got.attempt != l.attempt || !got.time.Equal(l.time) || got.level != l.level ||
+				got.msg != l.msg || !slices.Equal(got.attrs, l.attrs) {
+				t.Fatalf("wrote log record %+v, read %+v", l, got)
+			}
+		}
+		if len(p.logs) != 2 {
+			t.Fatalf("wrote 2 log records, read %d", len(p.logs))
+		}
 	})
 }
 
