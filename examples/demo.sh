@@ -37,14 +37,18 @@ run() {
 }
 run mpirun.openmpi -np 2 bin/auc -n 100
 run mpirun.openmpi -np 2 bin/auc -n 20000000
-run mpirun.openmpi -np 2 bin/mcscan -out mc_data -trace
+# Every point samples until its error bar is within 1% (-target-err), so
+# slowly mixing points (small β, small h) cost up to 64 times more: uneven
+# costs, as in real scans.
+scan=(-iterations 20000 -target-err 0.01 -trace)
+run mpirun.openmpi -np 2 bin/mcscan -out mc_data "${scan[@]}"
 # The same scan under the Block schedule, for its trace alone: beside the
 # first one it shows what dealing points dynamically changes.
-run mpirun.openmpi -np 2 bin/mcscan -out mc_data/block -schedule block -pictures=false -trace
+run mpirun.openmpi -np 2 bin/mcscan -out mc_data/block -schedule block -pictures=false "${scan[@]}"
 
 echo
 echo "demo: the scan is in mc_data/scan.csv; look at mc_data/acceptance.png and mc_data/deviation.png"
 echo "demo: how the points ran, a lane per worker: mc_data/trace.png (dynamic schedule) against"
 echo "      mc_data/block/trace.png (block). Pale red is a worker idle after its last point until the"
-echo "      map ends: the tail Block leaves when one rank's share takes longer. mcscan's points cost"
-echo "      much the same, so here the tails are short; the titles give each run's idle share."
+echo "      map ends: the tail Block leaves when one rank's share of the grid costs more. Dynamic"
+echo "      deals points as ranks free up, and its lanes end together; the titles give the idle share."

@@ -32,6 +32,7 @@ type rootState[T, R any] struct {
 	inbox     []byte // reused for every message received
 	mon       *monitor
 	hosts     map[int]string
+	held      map[int]int // tasks dealt to each rank and not yet reported
 	stopping  bool
 	stoppedAt time.Time
 	causes    []string // where and why the map was stopped
@@ -52,7 +53,7 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 		r.abort(err)
 		return results, errors.Join(err, r.out.flush())
 	}
-	r.mon, r.hosts = mon, map[int]string{0: m.host}
+	r.mon, r.hosts, r.held = mon, map[int]string{0: m.host}, map[int]int{}
 	if m.dynamic() {
 		r.sup.left = m.n - m.journaled
 	} else {
@@ -236,6 +237,7 @@ func (r *rootState[T, R]) receive(src int, msg []byte) error {
 func (r *rootState[T, R]) settle(rank int, p pieceReport) error {
 	s, ran, fails := p.s, p.ran, p.fails
 	r.dealt -= s.count
+	r.held[rank] -= s.count
 	r.settled += ran - len(fails)
 	var again []int // failed tasks that will run again
 	for _, f := range fails {
@@ -277,11 +279,13 @@ func (r *rootState[T, R]) deal(rank int) (span, bool) {
 		if t.lastRank != rank || r.computing() == 1 {
 			r.retries = slices.Delete(r.retries, k, k+1)
 			r.dealt++
+			r.held[rank]++
 			return span{start: t.index, count: 1, stride: 1, attempt: t.attempt}, true
 		}
 	}
 	s, ok := r.sup.take()
 	r.dealt += s.count
+	r.held[rank] += s.count
 	return s, ok
 }
 
@@ -296,18 +300,19 @@ func (r *rootState[T, R]) exhausted() bool {
 // waits while tasks are out that may yet fail and need another rank.
 func (r *rootState[T, R]) answerWaiting() error {
 	for rank, want := range r.waiting {
-		// However many chunks a rank asks for, it gets at most a fair share
-		// of what is left (as Guided deals), so that a rank whose first
-		// tasks were quick cannot take the whole supply with its prefetch.
-		fair := max(r.cfg.chunk, r.sup.left/(2*r.computing()))
+		// However many chunks a rank asks for, it may hold at most a fair
+		// share of the work not yet done (as Guided deals), never less than a
+		// chunk: a rank whose prefetch overshoots (quick first tasks, a slow
+		// round trip) cannot hoard the supply and leave the others idle at
+		// the end.
+		fair := max(r.cfg.chunk, (r.sup.left+r.dealt)/(2*r.computing()))
 		var spans []span
-		for tasks := 0; !r.stopping && len(spans) < want && tasks < fair; {
+		for !r.stopping && len(spans) < want && r.held[rank] < fair {
 			s, ok := r.deal(rank)
 			if !ok {
 				break
 			}
 			spans = append(spans, s)
-			tasks += s.count
 		}
 		if len(spans) == 0 && !r.exhausted() {
 			continue

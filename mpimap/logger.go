@@ -135,8 +135,11 @@ func (l logRecord) record(rank int, host string) slog.Record {
 func (w *writer) record(l logRecord) {
 	w.uint(l.index)
 	w.uint(l.attempt)
-	w.uint(int(l.time.UnixNano()))
-	w.uint(int(l.level) + 64) // levels are small and may be negative
+	// Seconds and nanoseconds: UnixNano overflows for the zero time, which
+	// a handler may be given.
+	w.int(l.time.Unix())
+	w.uint(l.time.Nanosecond())
+	w.int(int64(l.level))
 	w.string(l.msg)
 	w.uint(len(l.attrs))
 	for _, s := range l.attrs {
@@ -145,8 +148,10 @@ func (w *writer) record(l logRecord) {
 }
 
 func (r *reader) record(n int) logRecord {
-	l := logRecord{index: r.uint(), attempt: r.uint(), time: time.Unix(0, int64(r.uint())),
-		level: slog.Level(r.uint() - 64), msg: r.string()}
+	l := logRecord{index: r.uint(), attempt: r.uint()}
+	sec, nsec := r.int(), r.uint()
+	l.time = time.Unix(sec, int64(nsec)).UTC()
+	l.level, l.msg = slog.Level(r.int()), r.string()
 	for range r.uint() {
 		if r.err != nil {
 			break

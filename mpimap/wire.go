@@ -51,6 +51,7 @@ func (f failure) taskError() *TaskError {
 type writer struct{ b []byte }
 
 func (w *writer) uint(v int)      { w.b = binary.AppendUvarint(w.b, uint64(v)) }
+func (w *writer) int(v int64)     { w.b = binary.AppendVarint(w.b, v) }
 func (w *writer) byte(v byte)     { w.b = append(w.b, v) }
 func (w *writer) bytes(v []byte)  { w.uint(len(v)); w.b = append(w.b, v...) }
 func (w *writer) string(v string) { w.uint(len(v)); w.b = append(w.b, v...) }
@@ -101,6 +102,16 @@ func (r *reader) uint() int {
 	}
 	r.b = r.b[n:]
 	return int(v)
+}
+
+func (r *reader) int() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail(errShort)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
 }
 
 func (r *reader) byte() byte {

@@ -14,6 +14,9 @@
 //	-betas, -ms, -hs  comma-separated values (default: the classic 9 × 9 × 4 grid)
 //	-iterations       measured Metropolis steps per point, after a tenth as many
 //	                  unmeasured burn-in steps (default 100000)
+//	-target-err e     run a point again with twice the steps, up to 64 times the
+//	                  steps, until x2_err ≤ e·x2 (default 0: fixed steps)
+//	-journal FILE     record finished points; rerun with it to resume
 //	-seed             random seed (default 1)
 //	-out DIR          where to write (default mc_data)
 //	-schedule         block, cyclic, dynamic (default) or guided: see mpimap
@@ -43,10 +46,11 @@
 // of each rank, a bar per point, and each lane's idle tail up to the end of
 // the map in pale red. Under -schedule block a rank whose share costs less
 // waits for the others, which shows as a long tail; under the default dynamic
-// schedule the lanes end together. mcscan's points cost much the same (the
-// last ninth of the grid about 15% more than the first), so here the
-// difference is small, and a busy machine shows more than the schedule does.
-// The command hpcmap-trace draws such a file again.
+// schedule the lanes end together. With fixed steps mcscan's points cost much
+// the same, so the difference is small; with -target-err slowly mixing points
+// (small β, small h: the start of the grid) cost many times more, and Block's
+// tail is plain to see (make demo draws both). The command hpcmap-trace draws
+// such a file again.
 //
 // Shards are for job arrays: `-shard 2/4` writes DIR/shard-2-of-4.csv; when all
 // four have run, `mcscan -merge DIR` (with the same grid flags) writes
@@ -81,6 +85,7 @@ func run(ctx context.Context, world mpi.Comm) error {
 type config struct {
 	betas, ms, hs []float64
 	iterations    int
+	targetErr     float64 // relative error that points sample until they reach; 0 for none
 	seed          uint64
 	out           string
 	schedule      mpimap.Schedule
@@ -180,12 +185,21 @@ type result struct {
 	Seconds float64
 }
 
+// maxGrowth bounds how many times longer -target-err may make a point run.
+const maxGrowth = 64
+
 // simulate runs the Monte Carlo at grid point p on rank.
 func simulate(rank int, p mpimap.Point[float64], cfg config) result {
 	start := time.Now()
 	beta, m, h := p.Values[0], p.Values[1], p.Values[2]
-	rng := newRand(cfg.seed, p.Index)
-	est := metropolis(rng, beta, m, h, cfg.iterations/10, cfg.iterations)
+	est := metropolis(newRand(cfg.seed, p.Index), beta, m, h, cfg.iterations/10, cfg.iterations)
+	// With -target-err, a point whose error bar is still too wide runs again,
+	// twice as long, from the start of its own stream (so the numbers stay
+	// the same whoever runs it): slowly mixing points cost more.
+	for n := cfg.iterations; cfg.targetErr > 0 && est.X2Err > cfg.targetErr*est.X2 && n < maxGrowth*cfg.iterations; {
+		n *= 2
+		est = metropolis(newRand(cfg.seed, p.Index), beta, m, h, n/10, n)
+	}
 	return result{
 		estimate: est,
 		X2Exact:  exactX2(beta, m),
@@ -246,6 +260,7 @@ func parseFlags(c mpi.Comm, args []string) (config, error) {
 	fs.Var((*floatList)(&cfg.ms), "ms", "quadratic coefficients m, comma-separated")
 	fs.Var((*floatList)(&cfg.hs), "hs", "proposal half-widths h, comma-separated")
 	fs.IntVar(&cfg.iterations, "iterations", 100000, "measured Metropolis steps per point")
+	fs.Float64Var(&cfg.targetErr, "target-err", 0, "double a point's steps (up to 64×) until x2_err ≤ this × x2; 0: fixed steps")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed")
 	fs.StringVar(&cfg.out, "out", "mc_data", "output directory")
 	schedule := fs.String("schedule", "dynamic", "block, cyclic, dynamic or guided")
@@ -267,6 +282,9 @@ func parseFlags(c mpi.Comm, args []string) (config, error) {
 	var err error
 	if cfg.schedule, err = mpimap.ParseSchedule(*schedule); err != nil {
 		return cfg, err
+	}
+	if cfg.targetErr < 0 || math.IsNaN(cfg.targetErr) {
+		return cfg, fmt.Errorf("-target-err %v: want a relative error ≥ 0", cfg.targetErr)
 	}
 	if cfg.iterations < batches {
 		return cfg, fmt.Errorf("-iterations %d: need at least %d, one per batch", cfg.iterations, batches)
