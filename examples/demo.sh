@@ -30,6 +30,10 @@ export OMPI_MCA_mpi_yield_when_idle="${OMPI_MCA_mpi_yield_when_idle:-1}"
 export OMPI_MCA_hwloc_base_binding_policy="${OMPI_MCA_hwloc_base_binding_policy:-none}"
 export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"
 
+# Two ranks share this machine: give each half the cores, so that ranks ×
+# workers fit the CPUs (the placement line would warn otherwise).
+export GOMAXPROCS=${GOMAXPROCS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
+
 run() {
 	echo
 	echo "\$ $*"
