@@ -47,7 +47,10 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 		waiting: map[int]int{}, own: map[int]error{}, settled: m.journaled,
 		out: outbox{comm: m.comm, tag: tagToWorker},
 	}
-	defer r.pool.close()
+	defer func() {
+		m.stopped.Store(true) // on an early return, start no more tasks
+		r.pool.close()
+	}()
 	mon, err := newMonitor(m.cfg, m.n, m.skip)
 	if err != nil {
 		r.abort(err)
@@ -485,7 +488,10 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p := m.startPool(runCtx)
-	defer p.close()
+	defer func() {
+		m.stopped.Store(true) // on an early return, start no more tasks
+		p.close()
+	}()
 
 	// A static share is known in advance; with retries, a rank asks for
 	// more once it is done, in case another's tasks fail.

@@ -359,10 +359,26 @@ func (p *pool[R]) finished() []pieceDone[R] {
 
 // close stops the workers and waits for them, unless running tasks were
 // abandoned: their goroutines end with the process.
+//
+// When the map ends early on an error, workers may still be running pieces
+// and waiting to hand them over: the pieces are drained and dropped, or
+// close would wait for workers that wait for it.
 func (p *pool[R]) close() {
 	close(p.queue)
-	if !p.abandoned {
+	if p.abandoned {
+		return
+	}
+	finished := make(chan struct{})
+	go func() {
 		p.wg.Wait()
+		close(finished)
+	}()
+	for {
+		select {
+		case <-p.done:
+		case <-finished:
+			return
+		}
 	}
 }
 
