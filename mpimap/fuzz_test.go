@@ -842,7 +842,7 @@ func FuzzDescribeJournal(f *testing.F) {
 		w.bytes(fp)
 		w.b = binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b))
 		w.b = append(w.b, data...)
-		want := fmt.Sprintf("%d tasks of results %v, or other arguments", len(data), reflect.TypeFor[fuzzVec]())
+		want := fmt.Sprintf("%d tasks of results %q, or other arguments", len(data), reflect.TypeFor[fuzzVec]().String())
 		if got := describeJournal(w.b); got != want {
 			t.Fatalf("described the header of %d bytes of arguments as %q, want %q", len(data), got, want)
 		}

@@ -156,7 +156,7 @@ func describeJournal(data []byte) string {
 	if r.err != nil || fp.err != nil {
 		return "its header is damaged"
 	}
-	return fmt.Sprintf("%d tasks of results %s, or other arguments", n, typ)
+	return fmt.Sprintf("%d tasks of results %q, or other arguments", n, typ) // quoted: the file may say anything
 }
 
 // add appends the record of task index, whose result is v.
