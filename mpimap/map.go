@@ -580,7 +580,8 @@ func sortFailures(f []failure) {
 // Dynamic and Guided: two chunks per worker, plus what its workers get
 // through in one round trip to rank 0 (the bandwidth-delay product), so that
 // short tasks are never held up by messaging while the tail imbalance stays
-// within about one round trip. Capped at 256 chunks per worker.
+// within about one round trip. Capped at 256 chunks or 4096 tasks per worker,
+// whichever is more.
 type window struct {
 	workers, chunk int
 	rtt, perTask   float64 // moving averages, in seconds
@@ -588,7 +589,7 @@ type window struct {
 
 func (w *window) target() int {
 	base := 2 * w.workers * w.chunk
-	limit := 256 * w.workers * w.chunk
+	limit := max(256*w.chunk, 4096) * w.workers
 	switch {
 	case w.rtt == 0: // no round trip measured yet
 		return base
