@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/hpcmap/hpcmap/mpi"
@@ -59,11 +60,21 @@ func AllSumSlice[T Number](c mpi.Comm, dst, src []T) error {
 	return slice(c, "AllSumSlice", dst, src, mpi.Sum, true)
 }
 
+// scalarBufs recycles scalar's src and dst, which escape into the Comm (an
+// interface) and would otherwise be allocated on every call: a scan that
+// reduces a value per step would make garbage at MPI's rate. It holds *[2]T
+// of whatever T was last used; another T allocates its own.
+var scalarBufs sync.Pool
+
 // scalar reduces one value. It is a single MPI call, with no length check:
 // one element is one element on every rank. AllSum of one float64 is the
 // figure benchmarked against C's MPI_Allreduce.
 func scalar[T Number](c mpi.Comm, name string, x T, op mpi.Op, all bool) (T, error) {
-	buf := make([]T, 2) // one allocation for src and dst: both escape into the Comm
+	buf, ok := scalarBufs.Get().(*[2]T)
+	if !ok {
+		buf = new([2]T)
+	}
+	defer scalarBufs.Put(buf)
 	buf[0] = x
 	if err := reduceInto(c, buf[1:], buf[:1], op, all); err != nil {
 		var zero T
