@@ -117,7 +117,8 @@ load=$(cut -d' ' -f1 /proc/loadavg) # others' work on the machine skews every fi
 for cfg in $BENCH_CONFIGS; do
 	impl=${cfg%%:*}
 	echo "bench: $impl np=${cfg##*:}" >&2
-	[ -n "${built[$impl.ref]:-}" ] && launch "$cfg" ref "$BUILD/ref.$impl"
+	[ -n "${built[$impl.ref]:-}" ] && launch "$cfg" ref "$BUILD/ref.$impl" &&
+		launch "$cfg" ref-serialized "$BUILD/ref.$impl" -serialized
 	[ -n "${built[$impl.go]:-}" ] && launch "$cfg" mapbench "$BUILD/mapbench.$impl"
 	# mpi4py in Debian is built against OpenMPI only.
 	[ "$impl" = openmpi ] && [ "$have_futures" = 1 ] &&
@@ -125,7 +126,8 @@ for cfg in $BENCH_CONFIGS; do
 done
 
 # ---- table -----------------------------------------------------------------
-# fmt KIND VALUE: tasks/s with k/M, µs with two decimals, ratios with ×.
+# fmt KIND VALUE: tasks/s with k/M, µs with two decimals, ratios with ×
+# (x: whole, x2: two decimals).
 fmt() {
 	[ -z "$2" ] && { echo "–"; return; }
 	awk -v k="$1" -v v="$2" 'BEGIN{
@@ -133,6 +135,7 @@ fmt() {
 		else if (k == "us") printf "%.2f", v
 		else if (k == "mib") printf "%.0f MiB", v
 		else if (k == "ratio") printf "%.2f × n·s", v
+		else if (k == "x2") printf "%.2f×", v
 		else printf "%.0f×", v }'
 }
 ratio() { # ratio A B FORMAT: A/B, empty if either is missing
@@ -151,6 +154,7 @@ rows=(
 	"C ping-pong 8 B round trip (µs)|pingpong_us|us|"
 	"C ping-pong, MPI_Probe before each MPI_Recv (µs)|probe_pingpong_us|us|"
 	"C MPI_Allreduce, 1 double (µs)|allreduce_us|us|"
+	"… at MPI_THREAD_SERIALIZED, as package mpi initialises (µs)|serialized_allreduce_us|us|"
 	"mpi4py.futures chunksize 1 (tasks/s)|futures_chunk1_tps|tps|"
 	"mpi4py.futures chunksize 16 (tasks/s)|futures_chunk16_tps|tps|"
 )
@@ -172,22 +176,18 @@ for row in "${rows[@]}"; do
 	for cfg in "${cfgs[@]}"; do line+=" $(fmt "$kind" "${val[$cfg.$key]:-}") |"; done
 	echo "$line $target |"
 done
-line="| Dynamic chunk 1 ÷ mpi4py.futures chunksize 1 |"
-for cfg in "${cfgs[@]}"; do
-	line+=" $(fmt x "$(ratio "${val[$cfg.dynamic_chunk1_tps]:-}" "${val[$cfg.futures_chunk1_tps]:-}" %.6g)") |"
-done
-echo "$line ≥ 300× |"
-line="| Dynamic chunk 16 ÷ mpi4py.futures chunksize 16 |"
-for cfg in "${cfgs[@]}"; do
-	line+=" $(fmt x "$(ratio "${val[$cfg.dynamic_chunk16_tps]:-}" "${val[$cfg.futures_chunk16_tps]:-}" %.6g)") |"
-done
-echo "$line |"
-line="| AllSum ÷ C MPI_Allreduce |"
-for cfg in "${cfgs[@]}"; do
-	r=$(ratio "${val[$cfg.allsum_us]:-}" "${val[$cfg.allreduce_us]:-}" %.2f)
-	line+=" $([ -n "$r" ] && echo "$r×" || echo –) |"
-done
-echo "$line ≤ 1.5× |"
+# ratio_row LABEL NUMERATOR DENOMINATOR KIND TARGET: one row of ratios.
+ratio_row() {
+	local line="| $1 |" cfg
+	for cfg in "${cfgs[@]}"; do
+		line+=" $(fmt "$4" "$(ratio "${val[$cfg.$2]:-}" "${val[$cfg.$3]:-}" %.6g)") |"
+	done
+	echo "$line $5 |"
+}
+ratio_row "Dynamic chunk 1 ÷ mpi4py.futures chunksize 1" dynamic_chunk1_tps futures_chunk1_tps x "≥ 300×"
+ratio_row "Dynamic chunk 16 ÷ mpi4py.futures chunksize 16" dynamic_chunk16_tps futures_chunk16_tps x ""
+ratio_row "AllSum ÷ C MPI_Allreduce" allsum_us allreduce_us x2 "≤ 1.5×"
+ratio_row "AllSum ÷ C MPI_Allreduce at MPI_THREAD_SERIALIZED" allsum_us serialized_allreduce_us x2 ""
 echo
 echo "Best of $LAUNCHES launches of each program; each launch prints the median of its repetitions" \
 	"(C: 7 × 20000 iterations; Go: 5 repetitions of ≥ 0.2 s each, sizes grown as in testing.B, Block fixed at 1e6;" \

@@ -12,11 +12,17 @@
  * Each figure is the median over REPS repetitions of ITERS iterations (after
  * a warm-up), printed by rank 0 as "name value" lines for bench/run.sh.
  *
- * Usage: mpirun -np N ref [iters [reps]]   (defaults 20000 and 7)
+ * With -serialized, MPI is initialised as hpcmap's mpi package does it, at
+ * MPI_THREAD_SERIALIZED, and every name gets the prefix "serialized_". The
+ * level has a price of its own: Open MPI takes its internal locks at any level
+ * above MPI_THREAD_SINGLE.
+ *
+ * Usage: mpirun -np N ref [-serialized] [iters [reps]]   (defaults 20000 and 7)
  */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int cmp_double(const void *a, const void *b) {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -88,13 +94,21 @@ int main(int argc, char **argv) {
 	int rank, size, iters = 20000, reps = 7;
 	double *pp, *ar, *pr, *mp;
 
-	MPI_Init(&argc, &argv);
+	const char *prefix = "";
+	int arg = 1, provided = MPI_THREAD_SINGLE;
+	if (argc > arg && strcmp(argv[arg], "-serialized") == 0) {
+		prefix = "serialized_";
+		arg++;
+		MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+	} else {
+		MPI_Init(&argc, &argv);
+	}
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
-	if (argc > 1) iters = atoi(argv[1]);
-	if (argc > 2) reps = atoi(argv[2]);
-	if (size < 2 || iters < 1 || reps < 1) {
-		if (rank == 0) fprintf(stderr, "ref: need np >= 2, iters >= 1, reps >= 1 (np=%d iters=%d reps=%d)\n", size, iters, reps);
+	if (argc > arg) iters = atoi(argv[arg]);
+	if (argc > arg + 1) reps = atoi(argv[arg + 1]);
+	if (size < 2 || iters < 1 || reps < 1 || (*prefix && provided < MPI_THREAD_SERIALIZED)) {
+		if (rank == 0) fprintf(stderr, "ref: need np >= 2, iters >= 1, reps >= 1 and the thread level asked for (np=%d iters=%d reps=%d level=%d)\n", size, iters, reps, provided);
 		MPI_Abort(MPI_COMM_WORLD, 2);
 	}
 	pp = malloc(reps * sizeof *pp);
@@ -114,10 +128,10 @@ int main(int argc, char **argv) {
 	}
 	if (rank == 0) {
 		printf("np %d\n", size);
-		printf("pingpong_us %.3f\n", median(pp, reps) * 1e6);
-		printf("allreduce_us %.3f\n", median(ar, reps) * 1e6);
-		printf("probe_pingpong_us %.3f\n", median(pr, reps) * 1e6);
-		printf("mprobe_pingpong_us %.3f\n", median(mp, reps) * 1e6);
+		printf("%spingpong_us %.3f\n", prefix, median(pp, reps) * 1e6);
+		printf("%sallreduce_us %.3f\n", prefix, median(ar, reps) * 1e6);
+		printf("%sprobe_pingpong_us %.3f\n", prefix, median(pr, reps) * 1e6);
+		printf("%smprobe_pingpong_us %.3f\n", prefix, median(mp, reps) * 1e6);
 	}
 	free(pp);
 	free(ar);
