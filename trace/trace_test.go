@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/hpcmap/hpcmap/internal/pngtest"
 )
 
 func TestCSVRoundTrip(t *testing.T) {
@@ -164,21 +164,6 @@ func TestGanttTicks(t *testing.T) {
 	}
 }
 
-// decode reads the PNG at path.
-func decode(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img
-}
-
 // count is the number of pixels of exactly colour c.
 func count(img image.Image, c color.Color) int {
 	n := 0
@@ -200,7 +185,7 @@ func TestWritePNG(t *testing.T) {
 	if err := WritePNG(block, simulate(300, 3, 2, true, 1), "block", 6*vg.Inch, 4*vg.Inch); err != nil {
 		t.Fatal(err)
 	}
-	img := decode(t, block)
+	img := pngtest.Decode(t, block)
 	if b := img.Bounds(); b.Dx() != 576 || b.Dy() != 384 {
 		t.Errorf("6 × 4 inches at 96 dpi: %v × %v pixels, want 576 × 384", b.Dx(), b.Dy())
 	}
@@ -224,7 +209,7 @@ func TestWritePNG(t *testing.T) {
 	if err := WritePNG(flat, even, "even", 6*vg.Inch, 4*vg.Inch); err != nil {
 		t.Fatal(err)
 	}
-	img = decode(t, flat)
+	img = pngtest.Decode(t, flat)
 	if n := count(img, idleColor); n == 0 || n > 200 {
 		t.Errorf("even: %d pixels of the idle colour, want the legend's swatch alone (1 to 200)", n)
 	}
@@ -237,7 +222,7 @@ func TestWritePNG(t *testing.T) {
 	if err := WritePNG(auto, even, "", 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if b := decode(t, auto).Bounds(); b.Dx() != 960 || b.Dy() != int(AutoHeight(2)/vg.Inch*96+0.5) {
+	if b := pngtest.Decode(t, auto).Bounds(); b.Dx() != 960 || b.Dy() != int(AutoHeight(2)/vg.Inch*96+0.5) {
 		t.Errorf("auto: %v × %v pixels, want 960 × %v", b.Dx(), b.Dy(), AutoHeight(2)/vg.Inch*96)
 	}
 

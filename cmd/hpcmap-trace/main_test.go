@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
-	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hpcmap/hpcmap/internal/pngtest"
 	"github.com/hpcmap/hpcmap/trace"
 )
 
@@ -49,7 +48,7 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(stdout.String(), "wrote "+want) || !strings.Contains(stdout.String(), "120 tasks on 3 ranks") {
 		t.Errorf("stdout %q: want the summary and %q", stdout.String(), "wrote "+want)
 	}
-	if img := pngSize(t, want); img.X != 960 {
+	if img := pngtest.Decode(t, want).Bounds().Size(); img.X != 960 {
 		t.Errorf("default width: %d pixels, want 960 (10 inches at 96 dpi)", img.X)
 	}
 
@@ -58,24 +57,9 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-o", out, "-title", "T", "-width", "5", "-height", "3", in}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
-	if img := pngSize(t, out); img.X != 480 || img.Y != 288 {
+	if img := pngtest.Decode(t, out).Bounds().Size(); img.X != 480 || img.Y != 288 {
 		t.Errorf("-width 5 -height 3: %d × %d pixels, want 480 × 288", img.X, img.Y)
 	}
-}
-
-// pngSize is the size in pixels of the PNG image at path.
-func pngSize(t *testing.T, path string) image.Point {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img.Bounds().Size()
 }
 
 func TestRunErrors(t *testing.T) {
