@@ -20,7 +20,7 @@ build: ## build the examples into bin/ (MPI=mpich: bin/mpich/)
 	@bash scripts/deps.sh $(if $(filter mpich,$(MPI)),mpich,openmpi)
 	@mkdir -p $(BINDIR)
 	$(GO) build -tags $(MPI) -o $(BINDIR)/ $(addprefix ./examples/,$(EXAMPLES))
-	$(GO) build -o $(BINDIR)/ ./cmd/hpcmap-trace
+	$(GO) build -o $(BINDIR)/ ./cmd/hpcmap-trace ./cmd/hpcmap-journal
 
 demo: ## run auc and a full mcscan on 2 ranks
 	@bash examples/demo.sh

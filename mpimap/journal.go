@@ -159,6 +159,43 @@ func describeJournal(data []byte) string {
 	return fmt.Sprintf("%d tasks of results %q, or other arguments", n, typ) // quoted: the file may say anything
 }
 
+// JournalProgress reads the journal at path, as WithJournal writes it, and
+// returns how many tasks the map that wrote it has and how many of those have
+// a result in it. It only reads, so it may watch the journal of a running
+// map (or of a job killed at its time limit) to tell how far it got; a record
+// cut short at the end, being written or torn by a kill, does not count.
+func JournalProgress(path string) (done, tasks int, err error) {
+	seen := make(map[int]bool) // not a slice of tasks: a damaged header may claim any number
+	tasks, err = scanJournalFile(path, func(index int) { seen[index] = true })
+	return len(seen), tasks, err
+}
+
+// scanJournalFile reads the journal at path without changing it, calls
+// record with the task of each good record, and returns the number of tasks
+// of the map that wrote it.
+func scanJournalFile(path string, record func(index int)) (tasks int, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("mpimap: journal: %w", err)
+	}
+	if !bytes.HasPrefix(data, []byte(journalMagic)) {
+		return 0, fmt.Errorf("mpimap: journal %s: it is not an hpcmap journal", path)
+	}
+	r := reader{b: data[len(journalMagic):]}
+	fp := reader{b: r.bytes()}
+	tasks = fp.uint()
+	headerLen := len(data) - len(r.b) + 4
+	if r.err != nil || fp.err != nil || len(r.b) < 4 ||
+		binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[:headerLen-4]) {
+		return 0, fmt.Errorf("mpimap: journal %s: its header is damaged", path)
+	}
+	scanJournal(data[headerLen:], tasks, func(index int, _ []byte) bool {
+		record(index)
+		return true
+	})
+	return tasks, nil
+}
+
 // add appends the record of task index, whose result is v.
 func (j *journal[R]) add(index int, v []R) error {
 	var err error

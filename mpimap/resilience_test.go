@@ -150,6 +150,10 @@ func TestJournalResume(t *testing.T) {
 				if len(journaled) == 0 || len(journaled) == n {
 					return fmt.Errorf("%v: %d tasks journaled by the interrupted run", s, len(journaled))
 				}
+				if done, tasks, err := mpimap.JournalProgress(path); err != nil || done != len(journaled) || tasks != n {
+					return fmt.Errorf("%v: JournalProgress of the interrupted run = %d of %d, %v; want %d of %d",
+						s, done, tasks, err, len(journaled), n)
+				}
 			}
 			// The second run finishes, running only what the journal lacks.
 			var ran []int64
@@ -168,6 +172,9 @@ func TestJournalResume(t *testing.T) {
 				return err
 			}
 			if c.Rank() == 0 {
+				if done, tasks, err := mpimap.JournalProgress(path); err != nil || done != n || tasks != n {
+					return fmt.Errorf("%v: JournalProgress of the finished map = %d of %d, %v", s, done, tasks, err)
+				}
 				rerun := slices.Concat(all...)
 				for i := range n {
 					if got[i] != float64(i)/7 {
@@ -221,6 +228,9 @@ func TestJournalTornRecord(t *testing.T) {
 	if tasks, _ := mpimap.JournaledTasks(path); len(tasks) != 49 {
 		t.Fatalf("%d records survive a torn last record, want 49", len(tasks))
 	}
+	if done, tasks, err := mpimap.JournalProgress(path); done != 49 || tasks != 50 || err != nil {
+		t.Fatalf("JournalProgress after a torn last record = %d of %d, %v; want 49 of 50", done, tasks, err)
+	}
 	got, err := run(indices(50))
 	if err != nil || got[49] != 49*49 {
 		t.Fatalf("after a torn record: %v, result 49 = %v", err, got[49])
@@ -239,8 +249,18 @@ func TestJournalTornRecord(t *testing.T) {
 	}
 	// Not a journal at all.
 	os.WriteFile(path, []byte("results,of,something,else\n"), 0o644)
+	if _, _, err := mpimap.JournalProgress(path); err == nil || !strings.Contains(err.Error(), "not an hpcmap journal") {
+		t.Fatalf("JournalProgress of a foreign file: %v", err)
+	}
 	if _, err := run(indices(50)); err == nil || !strings.Contains(err.Error(), "not an hpcmap journal") {
 		t.Fatalf("a foreign file as journal: %v", err)
+	}
+	os.WriteFile(path, []byte("hpcmap journal 1\n\x05abc"), 0o644)
+	if _, _, err := mpimap.JournalProgress(path); err == nil || !strings.Contains(err.Error(), "header is damaged") {
+		t.Fatalf("JournalProgress of a journal with a torn header: %v", err)
+	}
+	if _, _, err := mpimap.JournalProgress(path + ".missing"); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("JournalProgress of a missing file: %v", err)
 	}
 }
 
