@@ -25,7 +25,7 @@ mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
 state=${HPCMAP_SLURM_STATE:-/tmp/hpcmap-slurm-test}
 limit=${HPCMAP_SLURM_TIMEOUT:-120}
 
-for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$mpich_bin/auc"; do
+for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc"; do
 	if [[ ! -x $b ]]; then
 		say "missing $b: run make build and make build MPI=mpich first"
 		exit 1
@@ -164,6 +164,8 @@ check_scan() {
 	fi
 	if (($(tail -n +2 "$csv" | wc -l) != points)); then
 		fail "$name: $csv has $(tail -n +2 "$csv" | wc -l) rows, want $points"
+	elif [[ $(column "$csv" index | sort -n | tr '\n' ' ') != "$(seq -s ' ' 0 $((points - 1))) " ]]; then
+		fail "$name: the indices in $csv are not 0 to $((points - 1)), each once"
 	fi
 	for h in $hosts; do
 		column "$csv" host | grep -qx "$h" || fail "$name: no row of $csv ran on $h"
@@ -173,6 +175,26 @@ check_scan() {
 	else
 		show "$out"
 	fi
+}
+
+# check_same NAME CSV REF WHAT: CSV has the numbers of REF, every column but
+# rank, host and seconds; WHAT says so in the report.
+check_same() {
+	if diff <(numbers "$3") <(numbers "$2") >/dev/null; then
+		pass "$1: $4 (all but rank, host, seconds)"
+	else
+		fail "$1: $2 differs from $3"
+		diff <(numbers "$3") <(numbers "$2") | head >&2
+	fi
+}
+
+# journal_done FILE prints how many points a scan's journal holds (0 while
+# there is no journal yet), as hpcmap-journal reads it.
+journal_done() {
+	local line
+	[[ -s $1 ]] && line=$("$HPCMAP_BIN/hpcmap-journal" "$1") || line=": 0 of"
+	line=${line##*: }
+	echo "${line%% of*}"
 }
 
 # --- srun across nodes ---------------------------------------------------------
@@ -211,17 +233,144 @@ if submit array.sbatch "${grid[@]}"; then
 		fail "array: want 4 shard files in array-$job"
 	fi
 	if [[ -n $whole && -s $merged ]]; then
-		if diff <(numbers "$whole") <(numbers "$merged") >/dev/null; then
-			pass "array: merged shards equal the whole scan (all but rank, host, seconds)"
-		else
-			fail "array: merged $merged differs from $whole"
-			diff <(numbers "$whole") <(numbers "$merged") | head >&2
-		fi
+		check_same array "$merged" "$whole" "merged shards equal the whole scan"
 	fi
 else
 	fail "array.sbatch failed"
 	for f in array-"$job"_*.out; do show "$f"; done
 fi
+
+# --- a time-limit warning: drain, requeue, carry on from the journal ---------------
+# What mcscan.sbatch does under --signal=B:TERM@N --requeue, for real. Slurm
+# delivers that warning as a TERM to the batch shell alone (B:), and so does
+# scancel --batch --signal=TERM, at once (Slurm 22.05: sbatch(1) --signal,
+# scancel(1) --batch; both signal the batch step with KILL_JOB_BATCH, and a
+# job with --time=1 --signal=B:TERM@50 left the same log). This grid takes a
+# few seconds, so that the signal lands between its first and last point.
+slow_grid=(-betas 0.5,1,2 -ms 1,2 -hs 0.25,0.5,1,2.5 -iterations 6000000)
+slow_points=24
+
+# check_requeue runs the slow grid once straight through, for reference, and
+# once interrupted mid-way; the interrupted job must drain into its journal,
+# requeue itself, and finish with the same numbers, each point run once.
+check_requeue() {
+	local t ref rc=0 sbatch_pid out journal state at_signal at_requeue total requeued_at
+	if submit mcscan.sbatch "${slow_grid[@]}"; then
+		ref=mcscan-$job/scan.csv
+		points=$slow_points check_scan "requeue: reference" "$ref" "mcscan-$job.out"
+	else
+		fail "requeue: the uninterrupted reference scan failed"
+		show "mcscan-$job.out"
+		return
+	fi
+
+	t=$(now)
+	timeout "$limit" sbatch --parsable --wait --requeue "$here/mcscan.sbatch" "${slow_grid[@]}" >requeue.id &
+	sbatch_pid=$!
+	# abandon WHY fails the check, cancels the job (which ends sbatch --wait)
+	# and shows the job's log.
+	abandon() {
+		fail "requeue: $1"
+		[[ -z $job ]] || scancel "$job" 2>/dev/null || true
+		wait_for 10 all_gone "$sbatch_pid" || kill "$sbatch_pid" 2>/dev/null || true
+		wait "$sbatch_pid" 2>/dev/null || true
+		if [[ -n $job ]]; then
+			scontrol show job "$job" 2>/dev/null | head -n 4 >&2 || true
+			show "$out"
+		fi
+	}
+	job=
+	out=
+	wait_for 10 test -s requeue.id || {
+		abandon "sbatch printed no job id in 10 s"
+		return
+	}
+	job=$(head -n1 requeue.id)
+	job=${job%%;*}
+	out=mcscan-$job.out journal=mcscan-$job.journal
+
+	# or_over CMD... succeeds when CMD does or when the job is over (sbatch
+	# --wait returned): a wait for something the job will never do ends early.
+	or_over() { "$@" || all_gone "$sbatch_pid"; }
+	# Once some points are journaled, the warning.
+	started() {
+		at_signal=$(journal_done "$journal")
+		((at_signal > 0))
+	}
+	if ! wait_for 30 or_over started || ! started; then
+		abandon "no point of job $job in its journal $journal after 30 s, or the job ended"
+		return
+	fi
+	scancel --batch --signal=TERM "$job" || {
+		abandon "scancel --batch --signal=TERM $job failed"
+		return
+	}
+	# The ranks finish the points they run, then the script requeues the job:
+	# it is pending again, counted as a restart.
+	requeued() {
+		state=$(scontrol show job "$job" 2>/dev/null) || return 1
+		[[ $state == *JobState=PENDING* && $state == *Restarts=1* ]]
+	}
+	if ! wait_for 30 or_over requeued || ! requeued; then
+		abandon "job $job was not requeued within 30 s of the warning"
+		return
+	fi
+	requeued_at=$(date +%s)
+	at_requeue=$(journal_done "$journal")
+	# Slurm holds a requeued job back until the credentials of its first run
+	# expire (Reason=BeginTime: AuthInfo's cred_expire, 120 s by default).
+	# Release it sooner, but not within the second of the requeue: slurmd
+	# refuses a launch whose credential is no newer than the revocation, in
+	# whole seconds, and Slurm then ends the job ("Killing non-startable batch
+	# JobId=...: Job credential revoked", exit 1) instead of requeueing it.
+	# And release it with StartTime=now, not a later time: the update starts
+	# it at once, but a begin time that merely passes waits for the backfill
+	# scheduler (up to 30 s).
+	next_second() { (($(date +%s) > requeued_at)); }
+	wait_for 2 next_second || true
+	scontrol update JobId="$job" StartTime=now || {
+		abandon "could not release job $job (scontrol update StartTime=now)"
+		return
+	}
+	wait_for "$limit" all_gone "$sbatch_pid" || {
+		abandon "job $job did not finish within $limit s"
+		return
+	}
+	wait "$sbatch_pid" || rc=$?
+	say "mcscan.sbatch --requeue, interrupted: job $job exit $rc in $(since "$t") s"
+
+	local before=$failures
+	if ((rc != 0)); then
+		fail "requeue: the requeued job $job ended with exit code $rc"
+		scontrol show job "$job" 2>/dev/null | head -n 4 >&2 || true
+	fi
+	if ((at_signal < at_requeue && at_requeue < slow_points)); then
+		pass "requeue: $at_signal of $slow_points points journaled at the warning, $at_requeue at the requeue"
+	else
+		fail "requeue: want 0 < $at_signal (at the warning) < $at_requeue (at the requeue) < $slow_points points journaled: the points in flight must finish"
+	fi
+	grep -q '^mcscan.sbatch: time limit near: stopping the scan, journal kept' "$out" ||
+		fail "requeue: no drain message in $out"
+	# srun answers a TERM of its own with SIGKILL for the ranks.
+	! grep -q 'forcing job termination' "$out" || fail "requeue: the ranks were killed, not drained"
+	(($(grep -c '^placement: ' "$out") == 2)) || fail "requeue: want the two runs' placement lines in $out"
+	if ((failures == before)); then
+		pass "requeue: job $job drained (its ranks were not killed), requeued itself and ran again, exit 0"
+	else
+		show "$out"
+	fi
+	points=$slow_points check_scan requeue "mcscan-$job/scan.csv" "$out"
+	if [[ -s $ref && -s mcscan-$job/scan.csv ]]; then
+		check_same requeue "mcscan-$job/scan.csv" "$ref" "the requeued scan equals the uninterrupted one"
+	fi
+	total=$(journal_done "$journal")
+	if ((total == slow_points)); then
+		pass "requeue: the journal holds all $slow_points points"
+	else
+		fail "requeue: the journal $journal holds $total of $slow_points points"
+	fi
+}
+check_requeue
 
 # --- mpirun inside the allocation -------------------------------------------------
 if submit mpirun.sbatch -n 100; then check_auc mpirun "mpirun-$job.out"; else
