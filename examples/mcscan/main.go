@@ -154,6 +154,14 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 			return err
 		}
 	}
+	// Say what a journal saves this run (Map itself refuses a foreign one).
+	resumed := 0
+	if cfg.journal != "" && c.Rank() == 0 {
+		if done, tasks, err := mpimap.JournalProgress(cfg.journal); err == nil && done > 0 {
+			resumed = done
+			fmt.Fprintf(stdout, "resuming: %d of %d points are in the journal %s\n", done, tasks, cfg.journal)
+		}
+	}
 	start := time.Now()
 	results, err := mpimap.Map(ctx, c, points, func(ctx context.Context, p mpimap.Point[float64]) (result, error) {
 		return simulate(c.Rank(), p, cfg), nil
@@ -161,8 +169,12 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	if err != nil || c.Rank() != 0 {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d points × %d iterations on %d ranks (%v schedule) in %.2f s\n",
+	fmt.Fprintf(stdout, "%d points × %d iterations on %d ranks (%v schedule) in %.2f s",
 		len(points), cfg.iterations, c.Size(), cfg.schedule, time.Since(start).Seconds())
+	if resumed > 0 {
+		fmt.Fprintf(stdout, " (%d of them from the journal)", resumed)
+	}
+	fmt.Fprintln(stdout)
 
 	rows := make([]row, len(points))
 	for i, p := range points {

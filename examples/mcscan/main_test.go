@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -423,5 +424,37 @@ func TestTargetErr(t *testing.T) {
 	})
 	if a, b := scans[1], scans[3]; !mpitest.RealMPI() && fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Errorf("numbers differ between 1 and 3 ranks:\n%v\n%v", a, b)
+	}
+}
+
+func TestJournalResumeSaysWhatItSkips(t *testing.T) {
+	want := reference(t)
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "scan.journal")
+	for run, wantSaid := range []string{"", "resuming: 8 of 8 points are in the journal " + journal} {
+		out := filepath.Join(dir, fmt.Sprint(run))
+		var said bytes.Buffer
+		err := mpi.Local(2, func(ctx context.Context, c mpi.Comm) error {
+			w := io.Discard
+			if c.Rank() == 0 {
+				w = &said
+			}
+			return mcscan(ctx, c, args(out, "-journal", journal, "-pictures=false"), w)
+		})
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if resumed := strings.Contains(said.String(), "resuming:"); resumed != (wantSaid != "") ||
+			!strings.Contains(said.String(), wantSaid) ||
+			resumed && !strings.Contains(said.String(), "(8 of them from the journal)") {
+			t.Errorf("run %d said:\n%s\nwant %q and the count in the summary", run, said.String(), wantSaid)
+		}
+		got, err := numbers(filepath.Join(out, "scan.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sameNumbers(got, want); err != nil {
+			t.Errorf("run %d: %v", run, err)
+		}
 	}
 }
