@@ -75,11 +75,12 @@ fi
 # ---- run -------------------------------------------------------------------
 declare -A val # val[config.key]=best value
 
-# launch CFG NAME CMD...: run CMD under the launcher of CFG (impl:np) LAUNCHES
-# times, and keep for each "key value" line it prints the best value.
+# launch CFG I NAME CMD...: run CMD under the launcher of CFG (impl:np), as
+# launch number I, and keep for each "key value" line it prints the best value
+# so far.
 launch() {
-	local cfg=$1 name=$2 impl=${1%%:*} np=${1##*:}
-	shift 2
+	local cfg=$1 i=$2 name=$3 impl=${1%%:*} np=${1##*:}
+	shift 3
 	local runner yield=$BENCH_YIELD
 	if [ "$yield" = auto ]; then
 		yield=0
@@ -90,26 +91,23 @@ launch() {
 	else
 		runner=(mpirun.mpich -np "$np")
 	fi
-	local i log key v
-	for ((i = 1; i <= LAUNCHES; i++)); do
-		log="$BUILD/logs/$name.$impl.np$np.$i.log"
-		if ! timeout -k 5 "$BENCH_TIMEOUT" "${runner[@]}" "$@" >"$log" 2>&1; then
-			warn "$name on $impl np=$np failed or timed out (see $log):"
-			sed 's/^/    /' "$log" | tail -8 >&2
-			failed=1 # the figures it printed before failing still count
+	local log="$BUILD/logs/$name.$impl.np$np.$i.log" key v
+	if ! timeout -k 5 "$BENCH_TIMEOUT" "${runner[@]}" "$@" >"$log" 2>&1; then
+		warn "$name on $impl np=$np failed or timed out (see $log):"
+		sed 's/^/    /' "$log" | tail -8 >&2
+		failed=1 # the figures it printed before failing still count
+	fi
+	while read -r key v; do
+		case $key in
+		*_us | *_ratio | *_mib) better='<' ;;
+		*_tps) better='>' ;;
+		*) continue ;;
+		esac
+		if [ -z "${val[$cfg.$key]:-}" ] ||
+			awk -v a="$v" -v b="${val[$cfg.$key]}" "BEGIN{exit !(a $better b)}"; then
+			val[$cfg.$key]=$v
 		fi
-		while read -r key v; do
-			case $key in
-			*_us | *_ratio | *_mib) better='<' ;;
-			*_tps) better='>' ;;
-			*) continue ;;
-			esac
-			if [ -z "${val[$cfg.$key]:-}" ] ||
-				awk -v a="$v" -v b="${val[$cfg.$key]}" "BEGIN{exit !(a $better b)}"; then
-				val[$cfg.$key]=$v
-			fi
-		done <"$log"
-	done
+	done <"$log"
 }
 
 start=$SECONDS
@@ -117,12 +115,18 @@ load=$(cut -d' ' -f1 /proc/loadavg) # others' work on the machine skews every fi
 for cfg in $BENCH_CONFIGS; do
 	impl=${cfg%%:*}
 	echo "bench: $impl np=${cfg##*:}" >&2
-	[ -n "${built[$impl.ref]:-}" ] && launch "$cfg" ref "$BUILD/ref.$impl" &&
-		launch "$cfg" ref-serialized "$BUILD/ref.$impl" -serialized
-	[ -n "${built[$impl.go]:-}" ] && launch "$cfg" mapbench "$BUILD/mapbench.$impl"
-	# mpi4py in Debian is built against OpenMPI only.
-	[ "$impl" = openmpi ] && [ "$have_futures" = 1 ] &&
-		launch "$cfg" futures "$PY" -m mpi4py.futures bench/futures_bench.py
+	# The programs take turns, launch by launch, so that a spell of load from
+	# elsewhere falls on the C reference and on Go alike, not on one of them.
+	for ((i = 1; i <= LAUNCHES; i++)); do
+		if [ -n "${built[$impl.ref]:-}" ]; then
+			launch "$cfg" "$i" ref "$BUILD/ref.$impl"
+			launch "$cfg" "$i" ref-serialized "$BUILD/ref.$impl" -serialized
+		fi
+		[ -n "${built[$impl.go]:-}" ] && launch "$cfg" "$i" mapbench "$BUILD/mapbench.$impl"
+		# mpi4py in Debian is built against OpenMPI only.
+		[ "$impl" = openmpi ] && [ "$have_futures" = 1 ] &&
+			launch "$cfg" "$i" futures "$PY" -m mpi4py.futures bench/futures_bench.py
+	done
 done
 
 # ---- table -----------------------------------------------------------------
