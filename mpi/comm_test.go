@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hpcmap/hpcmap/internal/mpitest"
 	"github.com/hpcmap/hpcmap/mpi"
@@ -331,5 +332,55 @@ func TestIsendBothWays(t *testing.T) {
 			}
 		}
 		return nil
+	})
+}
+
+func TestTryRecvReusesDst(t *testing.T) {
+	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		const tag = 4
+		sizes := []int{5, 0, 100, 10} // fits, empty, too long for dst, exactly fills it
+		sender := c.Size() - 1        // rank 0 itself at np=1
+		var reqs []mpi.Request
+		if c.Rank() == sender {
+			for _, n := range sizes {
+				req, err := c.Isend(0, tag, bytes.Repeat([]byte{byte(n)}, n))
+				if err != nil {
+					return err
+				}
+				reqs = append(reqs, req)
+			}
+		}
+		if c.Rank() == 0 {
+			dst := make([]byte, 3, 10)
+			deadline := time.Now().Add(10 * time.Second)
+			for _, n := range sizes {
+				var b []byte
+				var st mpi.Status
+				for ok := false; !ok; {
+					var err error
+					if b, st, ok, err = c.TryRecv(dst, mpi.AnySource, tag); err != nil {
+						return err
+					}
+					if time.Now().After(deadline) {
+						return fmt.Errorf("no message of %d bytes within 10 s", n)
+					}
+				}
+				if !bytes.Equal(b, bytes.Repeat([]byte{byte(n)}, n)) || st.Count != n || st.Source != sender {
+					return fmt.Errorf("message of %d bytes: got %d bytes %v, status %+v", n, len(b), b, st)
+				}
+				if inDst := n > 0 && &b[0] == &dst[:1][0]; inDst != (n > 0 && n <= cap(dst)) {
+					return fmt.Errorf("message of %d bytes into a dst of capacity %d: received in dst: %v", n, cap(dst), inDst)
+				}
+			}
+			if _, _, ok, err := c.TryRecv(dst, mpi.AnySource, mpi.AnyTag); ok || err != nil {
+				return fmt.Errorf("TryRecv found a message after all were received (%v)", err)
+			}
+		}
+		for _, req := range reqs {
+			if err := req.Wait(); err != nil {
+				return err
+			}
+		}
+		return c.Barrier()
 	})
 }

@@ -17,6 +17,8 @@ package mpi
 #cgo nocallback hp_probe
 #cgo noescape hp_iprobe
 #cgo nocallback hp_iprobe
+#cgo noescape hp_probe_recv
+#cgo nocallback hp_probe_recv
 #cgo noescape hp_bcast_len
 #cgo nocallback hp_bcast_len
 #cgo noescape hp_bcast
@@ -164,6 +166,22 @@ static int hp_recv(MPI_Comm c, char *buf, long long n, int src, int tag) {
 	if (err) return err;
 	err = MPI_Recv(buf, count, t, src, tag, c, MPI_STATUS_IGNORE);
 	hp_type_free(t);
+	return err;
+}
+
+// hp_probe_recv probes for a message, waiting for one if block is set, and
+// when it fits in the cap bytes at buf receives it there in the same call:
+// one cgo transition per message instead of two. *flag says whether there
+// was a message, *n its length, *got whether it is in buf.
+static int hp_probe_recv(MPI_Comm c, int src, int tag, int block, char *buf, long long cap,
+                         int *flag, int *osrc, int *otag, long long *n, int *got) {
+	int err = block ? hp_probe(c, src, tag, osrc, otag, n)
+	                : hp_iprobe(c, src, tag, flag, osrc, otag, n);
+	if (block) *flag = 1;
+	*got = 0;
+	if (err || !*flag || *n > cap) return err;
+	err = hp_recv(c, buf, *n, *osrc, *otag);
+	*got = err == MPI_SUCCESS;
 	return err;
 }
 
@@ -328,6 +346,10 @@ type mpiComm struct {
 	comm       C.MPI_Comm
 	rank, size int
 	host       string
+	// scratch receives a message for a caller who gave no buffer, so that
+	// a short one takes one call into C (then a copy), not two; guarded by
+	// the lock around MPI calls.
+	scratch [512]byte
 }
 
 func newComm(comm C.MPI_Comm) (*mpiComm, error) {
@@ -472,34 +494,39 @@ func (c *mpiComm) TryRecv(dst []byte, src, tag int) ([]byte, Status, bool, error
 
 // recv probes for a message, waiting for one if block is set, and receives
 // it, both under one hold of the lock so that no other goroutine's receive
-// takes the probed message in between.
+// takes the probed message in between, and in one call into C when the
+// message fits in dst's capacity.
 func (c *mpiComm) recv(op string, dst []byte, src, tag int, block bool) ([]byte, Status, bool, error) {
 	if err := checkRecv(op, c, src, tag); err != nil {
 		return nil, Status{}, false, err
 	}
 	serial.Lock()
 	defer serial.Unlock()
-	flag := C.int(1)
-	var osrc, otag C.int
+	var flag, osrc, otag, got C.int
 	var n C.longlong
-	var code C.int
-	if block {
-		code = C.hp_probe(c.comm, C.int(src), C.int(tag), &osrc, &otag, &n)
-	} else {
-		code = C.hp_iprobe(c.comm, C.int(src), C.int(tag), &flag, &osrc, &otag, &n)
+	buf := dst[:cap(dst)]
+	if cap(dst) == 0 {
+		buf = c.scratch[:]
 	}
+	blockInt := C.int(0)
+	if block {
+		blockInt = 1
+	}
+	code := C.hp_probe_recv(c.comm, C.int(src), C.int(tag), blockInt, ptr(buf), C.longlong(len(buf)),
+		&flag, &osrc, &otag, &n, &got)
 	if code != C.MPI_SUCCESS || flag == 0 {
 		return nil, Status{}, false, mpiErrorOrNil(op, code)
 	}
-	buf := dst[:0]
-	if cap(buf) < int(n) {
+	switch {
+	case got == 0: // too long: receive the probed message into a new buffer
 		buf = make([]byte, int(n))
+		if code := C.hp_recv(c.comm, ptr(buf), n, osrc, otag); code != C.MPI_SUCCESS {
+			return nil, Status{}, false, mpiError(op, code)
+		}
+	case cap(dst) == 0: // in scratch: the caller gets a slice of its own
+		buf = append([]byte(nil), buf[:n]...)
 	}
-	buf = buf[:n]
-	if code := C.hp_recv(c.comm, ptr(buf), n, osrc, otag); code != C.MPI_SUCCESS {
-		return nil, Status{}, false, mpiError(op, code)
-	}
-	return buf, Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, true, nil
+	return buf[:n], Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, true, nil
 }
 
 func mpiErrorOrNil(op string, code C.int) error {
