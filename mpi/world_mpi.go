@@ -316,7 +316,7 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		world.Abort(1)
+		world.abortAfterOutput(1)
 	}
 	// main runs on a goroutine of its own, free to move between threads:
 	// MPI_THREAD_SERIALIZED allows that, and a goroutine locked to a thread
@@ -330,7 +330,7 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		// Abort rather than Finalize: the other ranks may be waiting for this
 		// one, and MPICH reports a rank that exits without finalising as a
 		// success.
-		world.Abort(exitCode(err))
+		world.abortAfterOutput(exitCode(err))
 	}
 	serial.Lock()
 	defer serial.Unlock()
@@ -340,6 +340,17 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 	}
 	return 0
 }
+
+// abortAfterOutput aborts the job once the launcher has had time to forward
+// what this rank just wrote to stderr: MPICH's launcher lost the message of a
+// rank that aborted at once about one time in ten.
+func (c *mpiComm) abortAfterOutput(code int) {
+	time.Sleep(outputGrace)
+	c.Abort(code)
+}
+
+// outputGrace is how long a rank that aborts waits for its output to leave.
+const outputGrace = 250 * time.Millisecond
 
 // mpiComm is a communicator of the system MPI.
 type mpiComm struct {
