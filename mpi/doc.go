@@ -29,7 +29,8 @@
 //
 // An error or a panic in main on any rank prints "rank R on HOST: ..." and
 // aborts the whole job with a non-zero code: a job never hangs on a dead rank
-// and never exits 0 after a failure. Communication errors are *Error values
+// and never exits 0 after a failure. When every rank fails, as they do when a
+// map fails, each distinct error is printed once ("ranks 0-999 on ..."). Communication errors are *Error values
 // carrying MPI's own error string; nothing is logged by the package.
 //
 // # Limits

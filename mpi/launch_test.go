@@ -1,6 +1,7 @@
 package mpi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,34 @@ func TestFailingRankEndsJob(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestEveryRankFailing starts real jobs in which every rank returns an
+// error: the job exits non-zero, with one line for an error that every rank
+// shares and one per rank for errors of their own.
+func TestEveryRankFailing(t *testing.T) {
+	if mpitest.RealMPI() {
+		t.Skip("starts its own jobs; run without MPI tags")
+	}
+	for _, l := range mpitest.Launchers {
+		bin := mpitest.Build(t, "./testdata/fault", l.Tag)
+		t.Run(l.Command, func(t *testing.T) {
+			job := mpitest.Launch(t, l.Command, 3, 10*time.Second, bin, "all-error")
+			if job.Hung || job.Exit == 0 || strings.Count(job.Output, "injected failure on every rank") != 1 ||
+				!strings.Contains(job.Output, "ranks 0-2 on ") {
+				t.Errorf("a failure of every rank: exit %d (hung %v) and output\n%s\nwant a non-zero exit, "+
+					"one line \"ranks 0-2 on HOST: injected failure on every rank\"", job.Exit, job.Hung, job.Output)
+			}
+			job = mpitest.Launch(t, l.Command, 3, 10*time.Second, bin, "each-error")
+			for r := range 3 {
+				if line := fmt.Sprintf("rank %d on ", r); job.Hung || job.Exit == 0 || strings.Count(job.Output, line) != 1 ||
+					!strings.Contains(job.Output, fmt.Sprintf("injected failure %d", r)) {
+					t.Errorf("each rank failing its own way: exit %d (hung %v) and output\n%s\nwant a non-zero exit and one line for rank %d",
+						job.Exit, job.Hung, job.Output, r)
+				}
+			}
+		})
 	}
 }
 

@@ -1,12 +1,19 @@
 package mpi
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // Run initialises MPI (or, in a build without MPI, the single-process world),
@@ -14,9 +21,13 @@ import (
 //
 //	func main() { os.Exit(mpi.Run(run)) }
 //
-// If main returns an error or panics on any rank, that rank prints
-// "rank R on HOST: <error>" to stderr and aborts the whole job with a non-zero
-// code (1 for an error, 2 for a panic): never a hang, never exit 0.
+// If main returns an error or panics on any rank, that rank aborts the whole
+// job with a non-zero code (1 for an error, 2 for a panic): never a hang,
+// never exit 0. It prints "rank R on HOST: <error>" to stderr first, but when
+// every rank returns from main within 3 s of the failure, each distinct error
+// is printed once instead, "ranks 0-7 on HOST: <error>" when several ranks
+// failed alike: a failed map on a thousand ranks says so once, not a
+// thousand times.
 //
 // The context is cancelled on SIGTERM or SIGINT (a Slurm time limit, scancel,
 // Ctrl-C, or mpirun forwarding them), so that main can drain and return; a
@@ -37,6 +48,91 @@ func Run(main func(ctx context.Context, world Comm) error) int {
 		stop() // restore the default action for a second signal
 	}()
 	return run(ctx, main)
+}
+
+// farewellGrace is how long a rank whose main failed waits for every other
+// rank to return from main, so that the job can report each failure once and
+// finalise, before it reports its own and aborts the job.
+const farewellGrace = 3 * time.Second
+
+var errPeersBusy = fmt.Errorf("mpi: not every rank returned from main within %v of this one's failure", farewellGrace)
+
+// reportFailures is called on every rank once all have returned from main,
+// err being this rank's failure or nil, and says whether any rank failed.
+// Each distinct error is printed to w once, by the lowest rank that has it,
+// naming every rank that has it: "ranks 0-2 on n1, n2: flag provided but not
+// defined: -bogus" instead of a line per rank. Ranks are compared by a hash
+// of their error's text and their host, so the errors never travel whole.
+func reportFailures(c Comm, err error, w io.Writer) (anyFailed bool, _ error) {
+	failed, text := byte(0), ""
+	if err != nil {
+		failed, text = 1, err.Error()
+		var re *RankError
+		if errors.As(err, &re) {
+			text = re.Err.Error()
+		}
+	}
+	sum := sha256.Sum256([]byte(text))
+	mine := append(append([]byte{failed}, sum[:]...), c.Host()...)
+	const key = 1 + sha256.Size // failed, then the hash; then the host
+	all, gerr := AllgatherSlice(c, mine)
+	if gerr != nil {
+		return false, fmt.Errorf("mpi: reporting the ranks' failures: %w", gerr)
+	}
+	for _, p := range all {
+		anyFailed = anyFailed || len(p) > 0 && p[0] == 1
+	}
+	if failed == 0 {
+		return anyFailed, nil
+	}
+	var ranks []int
+	var hosts []string
+	for q, p := range all {
+		if len(p) < key || !bytes.Equal(p[:key], mine[:key]) {
+			continue
+		}
+		if q < c.Rank() {
+			return true, nil // a lower rank reports it
+		}
+		ranks = append(ranks, q)
+		if h := string(p[key:]); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	_, werr := fmt.Fprintf(w, "%s: %s\n", rankLabel(ranks, hosts), text)
+	return true, werr
+}
+
+// rankLabel names ranks (ascending) and their hosts: "rank 3 on n1",
+// "ranks 0-2, 5 on n1, n2", or "ranks 0-99 on 12 hosts".
+func rankLabel(ranks []int, hosts []string) string {
+	var b strings.Builder
+	if len(ranks) == 1 {
+		b.WriteString("rank ")
+	} else {
+		b.WriteString("ranks ")
+	}
+	for i := 0; i < len(ranks); {
+		j := i
+		for j+1 < len(ranks) && ranks[j+1] == ranks[j]+1 {
+			j++
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", ranks[i], ranks[j])
+		} else {
+			fmt.Fprintf(&b, "%d", ranks[i])
+		}
+		i = j + 1
+	}
+	if len(hosts) > 4 {
+		fmt.Fprintf(&b, " on %d hosts", len(hosts))
+	} else {
+		b.WriteString(" on " + strings.Join(hosts, ", "))
+	}
+	return b.String()
 }
 
 // exitCode is the code a failed rank exits or aborts with.

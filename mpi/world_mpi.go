@@ -38,6 +38,10 @@ package mpi
 #cgo noescape hp_split
 #cgo nocallback hp_split
 #cgo nocallback MPI_Barrier
+#cgo noescape hp_dup
+#cgo nocallback hp_dup
+#cgo noescape hp_ibarrier
+#cgo nocallback hp_ibarrier
 #cgo noescape hp_test
 #cgo nocallback hp_test
 #cgo nocallback hp_isend
@@ -230,6 +234,9 @@ static int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) 
 	return err;
 }
 
+static int hp_dup(MPI_Comm c, MPI_Comm *out) { return MPI_Comm_dup(c, out); }
+static int hp_ibarrier(MPI_Comm c, MPI_Request *req) { return MPI_Ibarrier(c, req); }
+
 static void hp_error_string(int code, char *buf) {
 	int len = 0;
 	MPI_Error_string(code, buf, &len);
@@ -240,6 +247,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -314,6 +322,10 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 	if err == nil {
 		err = launchMismatch(os.Getenv, world.size, "it was built for "+implementation+" (build tag "+buildTag+")")
 	}
+	var farewell *mpiComm // the end of the job's own communicator, apart from main's
+	if err == nil {
+		farewell, err = world.dup()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		world.abortAfterOutput(1)
@@ -325,12 +337,30 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 	// Initialisation and finalisation stay on the main thread, as MPI wants.
 	done := make(chan error, 1)
 	go func() { done <- callMain(ctx, world, main) }()
-	if err := <-done; err != nil {
+	err = <-done
+	// A failed rank aborts the job, rather than finalising: the others may be
+	// waiting for it, and a launcher may take a job whose ranks finalised for
+	// a success (MPICH's did, after forwarding a SIGTERM, though the ranks
+	// exited 1). If every rank returns from main in time, the failures are
+	// reported once each first; otherwise the rank reports its own.
+	if ferr := farewell.together(err != nil); ferr != nil {
+		if err == nil {
+			err = &RankError{Rank: world.rank, Host: world.host, Err: ferr}
+		}
 		fmt.Fprintln(os.Stderr, err)
-		// Abort rather than Finalize: the other ranks may be waiting for this
-		// one, and MPICH reports a rank that exits without finalising as a
-		// success.
 		world.abortAfterOutput(exitCode(err))
+	}
+	anyFailed, rerr := reportFailures(farewell, err, os.Stderr)
+	if rerr != nil {
+		fmt.Fprintln(os.Stderr, errors.Join(err, &RankError{Rank: world.rank, Host: world.host, Err: rerr}))
+		world.abortAfterOutput(1)
+	}
+	if anyFailed {
+		// Every rank has printed what it reports before the job is torn down.
+		farewell.Barrier()
+		if err != nil {
+			world.abortAfterOutput(exitCode(err))
+		}
 	}
 	serial.Lock()
 	defer serial.Unlock()
@@ -351,6 +381,39 @@ func (c *mpiComm) abortAfterOutput(code int) {
 
 // outputGrace is how long a rank that aborts waits for its output to leave.
 const outputGrace = 250 * time.Millisecond
+
+// dup is a copy of c for the package's own use: its collectives can never be
+// mistaken for those of the user's code on c.
+func (c *mpiComm) dup() (*mpiComm, error) {
+	var out C.MPI_Comm
+	if err := call("Comm_dup", func() C.int { return C.hp_dup(c.comm, &out) }); err != nil {
+		return nil, err
+	}
+	return newComm(out)
+}
+
+// together waits until every rank of c has called it: without a bound on a
+// rank whose main succeeded, as MPI_Finalize would, but for at most
+// farewellGrace on one whose main failed, whose peers may be waiting for it.
+// It polls a non-blocking barrier, sleeping between tests, so that a rank
+// that is done leaves its core to those still working.
+func (c *mpiComm) together(failed bool) error {
+	r := &mpiRequest{}
+	if err := call("Ibarrier", func() C.int { return C.hp_ibarrier(c.comm, &r.req) }); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(farewellGrace)
+	for {
+		done, err := r.Test()
+		if done || err != nil {
+			return err
+		}
+		if failed && time.Now().After(deadline) {
+			return errPeersBusy
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // mpiComm is a communicator of the system MPI.
 type mpiComm struct {

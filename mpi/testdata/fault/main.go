@@ -1,7 +1,8 @@
 // Command fault fails on its last rank while the others wait for a message
-// that never comes: the job must end, non-zero, instead of hanging.
+// that never comes: the job must end, non-zero, instead of hanging. Or every
+// rank fails, alike or each in its own way, and returns.
 //
-//	fault panic|error
+//	fault panic|error|all-error|each-error
 package main
 
 import (
@@ -17,6 +18,12 @@ import (
 func main() { os.Exit(mpi.Run(run)) }
 
 func run(ctx context.Context, c mpi.Comm) error {
+	switch os.Args[1] {
+	case "all-error":
+		return errors.New("injected failure on every rank")
+	case "each-error":
+		return fmt.Errorf("injected failure %d", c.Rank())
+	}
 	if c.Rank() == c.Size()-1 {
 		time.Sleep(300 * time.Millisecond) // let the others block first
 		switch os.Args[1] {

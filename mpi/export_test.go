@@ -1,0 +1,6 @@
+package mpi
+
+var (
+	ReportFailures = reportFailures
+	RankLabel      = rankLabel
+)
