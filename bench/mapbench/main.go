@@ -15,6 +15,9 @@
 //	go_pingpong_us       microseconds per 8-byte Send/Recv round trip between
 //	                     ranks 0 and 1 through mpi.Comm: the floor under one
 //	                     Dynamic request and reply, to set beside C's
+//	allsum_inproc_ratio  reduce.AllSum's time over C's MPI_Allreduce in a C
+//	                     loop, timed in turns in this process (built with the
+//	                     tag hpcmapbench, as bench/run.sh does)
 //
 // and, for the record, a "name_n" line with the tasks or calls per repetition.
 // As in Go's testing.B, the size of the Dynamic maps and the number of AllSum
@@ -48,6 +51,10 @@ var (
 	reps    = flag.Int("reps", 5, "timed repetitions per figure (the median is printed)")
 	workers = flag.Int("workers", 0, "goroutines per rank running tasks (0: mpimap's default)")
 )
+
+// cAllreduceLoop times n calls of C's MPI_Allreduce of one double, made from
+// a loop in C in this process; nil unless built with the tag hpcmapbench.
+var cAllreduceLoop func(c mpi.Comm, n int) (time.Duration, error)
 
 // maxSize bounds the growth of a repetition: 8 M tasks hold 128 MB of
 // arguments and results on rank 0.
@@ -104,11 +111,13 @@ func run(ctx context.Context, world mpi.Comm) error {
 	if err := gatherMemory(ctx, world, common); err != nil {
 		return fmt.Errorf("gather memory: %w", err)
 	}
+	sizes := map[string]int{}
 	for _, f := range figures {
 		n, err := size(world, f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
+		sizes[f.name] = n
 		got := make([]float64, *reps)
 		for i := range got {
 			d, err := f.op(n)
@@ -127,6 +136,11 @@ func run(ctx context.Context, world mpi.Comm) error {
 				unit = "_us"
 			}
 			fmt.Printf("%s_n %d\n%s%s %.4g\n", f.name, n, f.name, unit, median(got))
+		}
+	}
+	if cAllreduceLoop != nil {
+		if err := compareAllSumWithC(world, sizes["allsum"]); err != nil {
+			return fmt.Errorf("allsum against C: %w", err)
 		}
 	}
 	return nil
@@ -302,4 +316,29 @@ func residentKiB(field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/self/status", field)
+}
+
+// compareAllSumWithC times n calls of reduce.AllSum and n of C's
+// MPI_Allreduce in turns, -reps times, and prints the median ratio: a spell
+// of load from elsewhere then slows both alike.
+func compareAllSumWithC(world mpi.Comm, n int) error {
+	ratios := make([]float64, *reps)
+	for i := range ratios {
+		goTime, err := timeAllSum(world, n)
+		if err != nil {
+			return err
+		}
+		if err := world.Barrier(); err != nil {
+			return err
+		}
+		cTime, err := cAllreduceLoop(world, n)
+		if err != nil {
+			return err
+		}
+		ratios[i] = goTime.Seconds() / cTime.Seconds()
+	}
+	if world.Rank() == 0 {
+		fmt.Printf("allsum_inproc_ratio %.4g\n", median(ratios))
+	}
+	return nil
 }
