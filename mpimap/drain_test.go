@@ -20,19 +20,15 @@ import (
 // with the finished results journaled. Run again with the journal, it must
 // finish with every result right, without running any journaled task again.
 func TestSignalDrainAndResume(t *testing.T) {
-	if mpitest.RealMPI() {
-		t.Skip("starts its own jobs; run without MPI tags")
-	}
-	for _, l := range mpitest.Launchers {
-		t.Run(l.Command, func(t *testing.T) {
-			bin := mpitest.Build(t, "./testdata/drain", l.Tag)
+	mpitest.ForEachLauncher(t, "./testdata/drain", func(launcher, bin string) {
+		t.Run(launcher, func(t *testing.T) {
 			dir := t.TempDir()
 			journal := filepath.Join(dir, "journal")
 			logs1, logs2 := filepath.Join(dir, "run1"), filepath.Join(dir, "run2")
 			os.Mkdir(logs1, 0o755)
 			os.Mkdir(logs2, 0o755)
 
-			cmd := exec.Command(l.Command, "-np", "3", bin, journal, logs1)
+			cmd := exec.Command(launcher, "-np", "3", bin, journal, logs1)
 			cmd.Env = append(os.Environ(), mpitest.LauncherEnv...)
 			out := &strings.Builder{}
 			cmd.Stdout, cmd.Stderr = out, out
@@ -64,7 +60,7 @@ func TestSignalDrainAndResume(t *testing.T) {
 				t.Fatalf("%d tasks journaled by the interrupted run (%v)\n%s", len(journaled), err, out)
 			}
 
-			job := mpitest.Launch(t, l.Command, 3, 60*time.Second, bin, journal, logs2)
+			job := mpitest.Launch(t, launcher, 3, 60*time.Second, bin, journal, logs2)
 			if job.Exit != 0 || !strings.Contains(job.Output, "complete 400") {
 				t.Fatalf("the resumed job: exit %d\n%s", job.Exit, job.Output)
 			}
@@ -82,7 +78,7 @@ func TestSignalDrainAndResume(t *testing.T) {
 			}
 			t.Logf("%d tasks journaled before SIGTERM; %d run on resume", len(journaled), 400-len(journaled))
 		})
-	}
+	})
 }
 
 // completed counts the tasks the ranks logged as completed in dir.

@@ -12,15 +12,11 @@ import (
 // on both MPIs: each must end the launcher non-zero within 10 s, never hang
 // and never exit 0. A task that panics is a TaskError, and the job goes on.
 func TestFaultsEndTheJob(t *testing.T) {
-	if mpitest.RealMPI() {
-		t.Skip("starts its own jobs; run without MPI tags")
-	}
-	for _, l := range mpitest.Launchers {
-		bin := mpitest.Build(t, "./testdata/fault", l.Tag)
+	mpitest.ForEachLauncher(t, "./testdata/fault", func(launcher, bin string) {
 		for _, mode := range []string{"panic-outside", "error-outside", "exit-in-task", "kill-rank", "kill-root", "task-panic"} {
-			t.Run(l.Command+"/"+mode, func(t *testing.T) {
+			t.Run(launcher+"/"+mode, func(t *testing.T) {
 				t.Parallel()
-				job := mpitest.Launch(t, l.Command, 3, 10*time.Second, bin, mode)
+				job := mpitest.Launch(t, launcher, 3, 10*time.Second, bin, mode)
 				t.Logf("exit %d after %v", job.Exit, job.Elapsed.Round(time.Millisecond))
 				if job.Hung {
 					t.Fatalf("the job hung: still running after 10 s\n%s", job.Output)
@@ -36,5 +32,5 @@ func TestFaultsEndTheJob(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }

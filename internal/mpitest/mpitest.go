@@ -84,6 +84,25 @@ var Launchers = []struct{ Tag, Command string }{
 	{"mpich", "mpirun.mpich"},
 }
 
+// StartsJobs marks a test that launches jobs of its own: it is skipped in a
+// build with MPI tags, whose tests already run as ranks of a job.
+func StartsJobs(t *testing.T) {
+	t.Helper()
+	if RealMPI() {
+		t.Skip("starts its own jobs; run without MPI tags")
+	}
+}
+
+// ForEachLauncher is StartsJobs, then each called for every launcher with
+// its command and the main package in dir built for its MPI.
+func ForEachLauncher(t *testing.T, dir string, each func(launcher, bin string)) {
+	t.Helper()
+	StartsJobs(t)
+	for _, l := range Launchers {
+		each(l.Command, Build(t, dir, l.Tag))
+	}
+}
+
 // Build builds the main package in dir with the given build tags (space
 // separated, "" for none) into a temporary directory, and returns the binary.
 func Build(t *testing.T, dir, tags string) string {
