@@ -145,18 +145,31 @@ func scanJournal(data []byte, n int, record func(index int, payload []byte) bool
 
 // describeJournal says what map a journal's header describes, for errors.
 func describeJournal(data []byte) string {
+	tasks, resultType, _, err := parseJournalHeader(data)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d tasks of results %q, or other arguments", tasks, resultType) // quoted: the file may say anything
+}
+
+// parseJournalHeader reads the header at the start of a journal's data: the
+// number of tasks and the result type of the map that wrote it, and the
+// header's length in bytes. Its errors complete "the journal ...".
+func parseJournalHeader(data []byte) (tasks int, resultType string, length int, err error) {
 	if !bytes.HasPrefix(data, []byte(journalMagic)) {
-		return "it is not an hpcmap journal"
+		return 0, "", 0, errors.New("it is not an hpcmap journal")
 	}
 	r := reader{b: data[len(journalMagic):]}
 	fp := reader{b: r.bytes()}
-	n := fp.uint()
-	fp.bytes()
-	typ := fp.string()
-	if r.err != nil || fp.err != nil {
-		return "its header is damaged"
+	tasks = fp.uint()
+	fp.bytes() // the arguments' hash
+	resultType = fp.string()
+	length = len(data) - len(r.b) + 4
+	if r.err != nil || fp.err != nil || len(r.b) < 4 ||
+		binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[:length-4]) {
+		return 0, "", 0, errors.New("its header is damaged")
 	}
-	return fmt.Sprintf("%d tasks of results %q, or other arguments", n, typ) // quoted: the file may say anything
+	return tasks, resultType, length, nil
 }
 
 // JournalProgress reads the journal at path, as WithJournal writes it, and
@@ -178,16 +191,9 @@ func scanJournalFile(path string, record func(index int)) (tasks int, err error)
 	if err != nil {
 		return 0, fmt.Errorf("mpimap: journal: %w", err)
 	}
-	if !bytes.HasPrefix(data, []byte(journalMagic)) {
-		return 0, fmt.Errorf("mpimap: journal %s: it is not an hpcmap journal", path)
-	}
-	r := reader{b: data[len(journalMagic):]}
-	fp := reader{b: r.bytes()}
-	tasks = fp.uint()
-	headerLen := len(data) - len(r.b) + 4
-	if r.err != nil || fp.err != nil || len(r.b) < 4 ||
-		binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[:headerLen-4]) {
-		return 0, fmt.Errorf("mpimap: journal %s: its header is damaged", path)
+	tasks, _, headerLen, err := parseJournalHeader(data)
+	if err != nil {
+		return 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 	}
 	scanJournal(data[headerLen:], tasks, func(index int, _ []byte) bool {
 		record(index)
