@@ -174,11 +174,15 @@ done
 echo
 echo "${header}target (OpenMPI np=2) |"
 echo "${sep}---|"
+# value_row LABEL KEY KIND TARGET: one row of the figures printed as KEY.
+value_row() {
+	local line="| $1 |" cfg
+	for cfg in "${cfgs[@]}"; do line+=" $(fmt "$3" "${val[$cfg.$2]:-}") |"; done
+	echo "$line $4 |"
+}
 for row in "${rows[@]}"; do
 	IFS='|' read -r label key kind target <<<"$row"
-	line="| $label |"
-	for cfg in "${cfgs[@]}"; do line+=" $(fmt "$kind" "${val[$cfg.$key]:-}") |"; done
-	echo "$line $target |"
+	value_row "$label" "$key" "$kind" "$target"
 done
 # ratio_row LABEL NUMERATOR DENOMINATOR KIND TARGET: one row of ratios.
 ratio_row() {
@@ -193,9 +197,7 @@ ratio_row "Dynamic chunk 16 ÷ mpi4py.futures chunksize 16" dynamic_chunk16_tps 
 ratio_row "AllSum ÷ C MPI_Allreduce" allsum_us allreduce_us x2 "≤ 1.5×"
 ratio_row "AllSum ÷ C MPI_Allreduce at MPI_THREAD_SERIALIZED" allsum_us serialized_allreduce_us x2 ""
 # Measured in one process, in turns, so that load from elsewhere hits both.
-line="| AllSum ÷ C MPI_Allreduce, in turns in one process (at MPI_THREAD_SERIALIZED) |"
-for cfg in "${cfgs[@]}"; do line+=" $(fmt x2 "${val[$cfg.allsum_inproc_ratio]:-}") |"; done
-echo "$line |"
+value_row "AllSum ÷ C MPI_Allreduce, in turns in one process (at MPI_THREAD_SERIALIZED)" allsum_inproc_ratio x2 ""
 echo
 echo "Best of $LAUNCHES launches of each program; each launch prints the median of its repetitions" \
 	"(C: 7 × 20000 iterations; Go: 5 repetitions of ≥ 0.2 s each, sizes grown as in testing.B, Block fixed at 1e6;" \
