@@ -75,7 +75,9 @@ func scalar[T Number](c mpi.Comm, name string, x T, op mpi.Op, all bool) (T, err
 		buf = new([2]T)
 	}
 	defer scalarBufs.Put(buf)
-	buf[0] = x
+	// A recycled buf holds the last call's values, and the ranks that
+	// receive nothing must return zero, not those.
+	buf[0], buf[1] = x, 0
 	if err := reduceInto(c, buf[1:], buf[:1], op, all); err != nil {
 		var zero T
 		return zero, fmt.Errorf("reduce: %s: %w", name, err)

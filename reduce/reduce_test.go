@@ -17,7 +17,8 @@ func TestMain(m *testing.M) { mpitest.Main(m) }
 var sizes = []int{1, 2, 3, 4, 7}
 
 // scalarCase checks the six scalar reductions of one type against a Go
-// reduction of the values every rank contributes.
+// reduction of the values every rank contributes. A wrong value does not stop
+// it: every rank makes the same calls, whatever it finds.
 func scalarCase[T reduce.Number](c mpi.Comm, value func(rank int) T) error {
 	r, n := c.Rank(), c.Size()
 	sum, lo, hi := value(0), value(0), value(0)
@@ -27,6 +28,7 @@ func scalarCase[T reduce.Number](c mpi.Comm, value func(rank int) T) error {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	x := value(r)
+	var wrong []error
 	for _, tc := range []struct {
 		name string
 		f    func(mpi.Comm, T) (T, error)
@@ -49,10 +51,10 @@ func scalarCase[T reduce.Number](c mpi.Comm, value func(rank int) T) error {
 			want = 0 // the zero value off rank 0
 		}
 		if got != want {
-			return fmt.Errorf("%s of %T on rank %d: got %v, want %v", tc.name, x, r, got, want)
+			wrong = append(wrong, fmt.Errorf("%s of %T on rank %d: got %v, want %v", tc.name, x, r, got, want))
 		}
 	}
-	return nil
+	return errors.Join(wrong...)
 }
 
 // myFloat checks that the constraint admits defined types (~float64).
@@ -81,6 +83,30 @@ func TestScalars(t *testing.T) {
 			scalarCase(c, func(r int) float64 { return float64(skew(r)) * 0.125 }),
 			scalarCase(c, func(r int) myFloat { return myFloat(skew(r)) - 0.5 }),
 		)
+	})
+}
+
+// TestZeroOffRoot calls Sum after AllSum, again and again: the ranks other
+// than 0 must get zero from Sum, whatever the previous call left behind.
+func TestZeroOffRoot(t *testing.T) {
+	mpitest.Worlds(t, []int{2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		for i := range 50 {
+			if _, err := reduce.AllSum(c, 1.5); err != nil {
+				return err
+			}
+			got, err := reduce.Sum(c, 2.5)
+			if err != nil {
+				return err
+			}
+			want := 2.5 * float64(c.Size())
+			if c.Rank() != 0 {
+				want = 0
+			}
+			if got != want {
+				return fmt.Errorf("call %d: Sum on rank %d: got %v, want %v", i, c.Rank(), got, want)
+			}
+		}
+		return nil
 	})
 }
 
