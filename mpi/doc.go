@@ -30,8 +30,15 @@
 // An error or a panic in main on any rank prints "rank R on HOST: ..." and
 // aborts the whole job with a non-zero code: a job never hangs on a dead rank
 // and never exits 0 after a failure. When every rank fails, as they do when a
-// map fails, each distinct error is printed once ("ranks 0-999 on ..."). Communication errors are *Error values
-// carrying MPI's own error string; nothing is logged by the package.
+// map fails, each distinct error is printed once ("ranks 0-999 on ...").
+// Communication errors are *Error values carrying MPI's own error string;
+// nothing is logged by the package.
+//
+// Ranks whose calls do not match (one rank calls a collective the others
+// never call) hang under MPI until the job's time limit. Local finds them
+// instead: a rank waiting for a message that only returned ranks could send
+// gets ErrDeadlock, naming who waits for whom, so a test with such a bug fails
+// at once.
 //
 // # Limits
 //

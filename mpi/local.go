@@ -3,6 +3,7 @@ package mpi
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -16,8 +17,10 @@ import (
 // Run, and returns the error of the rank whose failure ended the job (a
 // *RankError), or nil when every rank succeeded. When one rank fails or panics,
 // the others' contexts are cancelled and their pending and later communication
-// fails with ErrAborted, so none is left waiting. For tests, and for running
-// without an MPI installation.
+// fails with ErrAborted, so none is left waiting. A rank that waits for a
+// message only ranks that have returned from main could send gets ErrDeadlock
+// instead of waiting for ever. For tests, and for running without an MPI
+// installation.
 func Local(n int, main func(ctx context.Context, world Comm) error) error {
 	return runLocal(context.Background(), n, main)
 }
@@ -38,9 +41,11 @@ func runLocal(parent context.Context, n int, main func(ctx context.Context, worl
 		go func() {
 			defer wg.Done()
 			c := &localComm{w: w, id: "world", rank: r, ranks: w.worldRanks}
-			if err := callMain(ctx, c, main); err != nil {
+			err := callMain(ctx, c, main)
+			if err != nil {
 				w.fail(err)
 			}
+			w.returned(r)
 		}()
 	}
 	wg.Wait()
@@ -91,7 +96,9 @@ type localWorld struct {
 	cancel     context.CancelFunc
 
 	mu    sync.Mutex
-	cause error // the failure that ended the job
+	cause error         // the failure that ended the job
+	done  []bool        // by world rank: main has returned
+	exits chan struct{} // closed and replaced whenever a rank's main returns
 }
 
 func newLocalWorld(n int, cancel context.CancelFunc) *localWorld {
@@ -99,7 +106,8 @@ func newLocalWorld(n int, cancel context.CancelFunc) *localWorld {
 	if err != nil {
 		host = "localhost"
 	}
-	w := &localWorld{host: host, aborted: make(chan struct{}), cancel: cancel}
+	w := &localWorld{host: host, aborted: make(chan struct{}), cancel: cancel,
+		done: make([]bool, n), exits: make(chan struct{})}
 	for r := range n {
 		w.boxes = append(w.boxes, newMailbox())
 		w.worldRanks = append(w.worldRanks, r)
@@ -118,6 +126,21 @@ func (w *localWorld) fail(err error) {
 	w.cancel() // before waking the others, so that they see a cancelled context
 	close(w.aborted)
 }
+
+// returned records that world rank r's main has returned, and wakes the ranks
+// that may be waiting for a message from it.
+func (w *localWorld) returned(r int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done[r] = true
+	close(w.exits)
+	w.exits = make(chan struct{})
+}
+
+// ErrDeadlock is returned by a receive on Local ranks that can never complete:
+// every rank that could send the message has returned from main. Under MPI the
+// same program would hang; the ranks' calls do not match.
+var ErrDeadlock = errors.New("mpi: deadlock")
 
 // message is one point-to-point message in flight between Local ranks.
 type message struct {
@@ -145,37 +168,21 @@ func (b *mailbox) put(m message) {
 	b.mu.Unlock()
 }
 
-// find returns the first message matching ctx, src and tag, removing it when
-// take is set. It waits when block is set, until a match arrives or the job is
-// aborted.
-func (b *mailbox) find(ctx string, src, tag int, take, block bool, aborted <-chan struct{}) (message, bool, error) {
-	for {
-		select {
-		case <-aborted:
-			return message{}, false, ErrAborted
-		default:
-		}
-		b.mu.Lock()
-		for i, m := range b.msgs {
-			if m.ctx == ctx && (src == AnySource || m.src == src) && (tag == AnyTag || m.tag == tag) {
-				if take {
-					b.msgs = append(b.msgs[:i], b.msgs[i+1:]...)
-				}
-				b.mu.Unlock()
-				return m, true, nil
+// match returns the first message matching ctx, src and tag, removing it when
+// remove is set; without a match, a channel that is closed when the next
+// message arrives.
+func (b *mailbox) match(ctx string, src, tag int, remove bool) (message, bool, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, m := range b.msgs {
+		if m.ctx == ctx && (src == AnySource || m.src == src) && (tag == AnyTag || m.tag == tag) {
+			if remove {
+				b.msgs = append(b.msgs[:i], b.msgs[i+1:]...)
 			}
-		}
-		arrived := b.arrived
-		b.mu.Unlock()
-		if !block {
-			return message{}, false, nil
-		}
-		select {
-		case <-arrived:
-		case <-aborted:
-			return message{}, false, ErrAborted
+			return m, true, nil
 		}
 	}
+	return message{}, false, b.arrived
 }
 
 // localComm is one rank's view of a Local communicator.
@@ -185,6 +192,60 @@ type localComm struct {
 	rank   int
 	ranks  []int // world rank of each member
 	splits int   // Split calls so far; collective, so equal on every member
+}
+
+// await returns the first message for c matching ctx, src and tag, removing it
+// when remove is set. When block is set, it waits until a match arrives, the
+// job is aborted (ErrAborted), or every member that could send one has
+// returned from main (ErrDeadlock).
+func (c *localComm) await(ctx string, src, tag int, remove, block bool) (message, bool, error) {
+	box := c.w.boxes[c.ranks[c.rank]]
+	for {
+		// Whether the senders are gone is read before the mailbox: a sender
+		// puts its messages before it returns, so none can slip between.
+		gone, exits := c.sendersGone(src)
+		select {
+		case <-c.w.aborted:
+			return message{}, false, ErrAborted
+		default:
+		}
+		m, ok, arrived := box.match(ctx, src, tag, remove)
+		if ok || !block {
+			return m, ok, nil
+		}
+		if gone {
+			from := fmt.Sprintf("rank %d", src)
+			if src == AnySource {
+				from = "any rank"
+			}
+			what := "a message"
+			if ctx == c.collCtx() {
+				what = "a collective call's message"
+			}
+			return message{}, false, fmt.Errorf("%w: rank %d waits for %s from %s, and no rank that could send it is still in main", ErrDeadlock, c.rank, what, from)
+		}
+		select {
+		case <-arrived:
+		case <-exits:
+		case <-c.w.aborted:
+			return message{}, false, ErrAborted
+		}
+	}
+}
+
+// sendersGone reports whether every member of c that could send to c.rank
+// from src has returned from main, and a channel that is closed when the next
+// rank returns. The receiving rank counts too: another of its goroutines may
+// send to it.
+func (c *localComm) sendersGone(src int) (bool, <-chan struct{}) {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	for r, world := range c.ranks {
+		if (src == AnySource || src == r) && !c.w.done[world] {
+			return false, c.w.exits
+		}
+	}
+	return true, c.w.exits
 }
 
 func (c *localComm) Rank() int    { return c.rank }
@@ -207,7 +268,7 @@ func (c *localComm) send(ctx string, dst, tag int, data []byte) error {
 }
 
 func (c *localComm) recv(ctx string, src, tag int) ([]byte, Status, error) {
-	m, _, err := c.w.boxes[c.ranks[c.rank]].find(ctx, src, tag, true, true, c.w.aborted)
+	m, _, err := c.await(ctx, src, tag, true, true)
 	if err != nil {
 		return nil, Status{}, err
 	}
@@ -248,7 +309,7 @@ func (c *localComm) TryRecv(dst []byte, src, tag int) ([]byte, Status, bool, err
 	if err := checkRecv("TryRecv", c, src, tag); err != nil {
 		return nil, Status{}, false, err
 	}
-	m, ok, err := c.w.boxes[c.ranks[c.rank]].find(c.id, src, tag, true, false, c.w.aborted)
+	m, ok, err := c.await(c.id, src, tag, true, false)
 	if err != nil || !ok {
 		return nil, Status{}, false, err
 	}
@@ -268,7 +329,7 @@ func (c *localComm) probe(op string, src, tag int, block bool) (Status, bool, er
 	if err := checkRecv(op, c, src, tag); err != nil {
 		return Status{}, false, err
 	}
-	m, ok, err := c.w.boxes[c.ranks[c.rank]].find(c.id, src, tag, false, block, c.w.aborted)
+	m, ok, err := c.await(c.id, src, tag, false, block)
 	if err != nil || !ok {
 		return Status{}, false, err
 	}
