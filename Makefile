@@ -27,9 +27,9 @@ demo: ## run auc and a full mcscan on 2 ranks
 
 test: deps test-go test-mpi test-slurm ## every test: pure Go with -race, real OpenMPI and MPICH, real Slurm
 
-test-go: ## go vet, and go test -race on in-process ranks
+test-go: ## go vet, and go test -race (in shuffled order) on in-process ranks
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -shuffle=on ./...
 
 test-mpi: ## the same tests on real OpenMPI (np 1,2,3,4,8) and MPICH (np 1,2,4)
 	@bash scripts/test-mpi.sh
