@@ -51,7 +51,7 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 		m.stopped.Store(true) // on an early return, start no more tasks
 		r.pool.close()
 	}()
-	mon, err := newMonitor(m.cfg, m.n, m.skip)
+	mon, err := newMonitor(m.cfg, m.n, m.skip, m.journaled)
 	if err != nil {
 		r.abort(err)
 		return results, errors.Join(err, r.out.flush())

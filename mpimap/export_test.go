@@ -1,6 +1,9 @@
 package mpimap
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // JournaledTasks lists the tasks whose results the journal at path holds, as
 // a resumed map would read them.
@@ -15,4 +18,16 @@ func SetDrainGrace(d time.Duration) (restore func()) {
 	old := drainGrace
 	drainGrace = d
 	return func() { drainGrace = old }
+}
+
+// ProgressLine is what WithProgress writes to a log when done of a map's n
+// tasks are done after elapsed, resumed of them from a journal.
+func ProgressLine(n, resumed, done int, elapsed time.Duration) string {
+	var b strings.Builder
+	p := newProgress(&b, n, resumed, "scan.journal")
+	b.Reset() // the line that says what was resumed
+	p.start = time.Now().Add(-elapsed)
+	p.last = p.start
+	p.update(done, 0, false)
+	return b.String()
 }

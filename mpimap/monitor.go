@@ -30,10 +30,12 @@ type monitor struct {
 	logs     *logOrder
 }
 
-func newMonitor(cfg config, n int, journaled []bool) (*monitor, error) {
+// newMonitor watches a map of n tasks, of which the journal holds those
+// marked in journaled, resumed in all.
+func newMonitor(cfg config, n int, journaled []bool, resumed int) (*monitor, error) {
 	mon := &monitor{n: n, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
 	if cfg.progress != nil {
-		mon.progress = newProgress(cfg.progress, n)
+		mon.progress = newProgress(cfg.progress, n, resumed, cfg.journal)
 	}
 	if cfg.stats != nil {
 		mon.stats = &stats{w: cfg.stats, ranks: map[int]*rankStats{}}
@@ -99,10 +101,13 @@ func status(p pieceReport, index int) string {
 
 // progress reports done/total, failures, rate and time left: on a terminal
 // as one line redrawn in place, elsewhere (a batch log) as a plain line every
-// tenth of the work or every 30 s, whichever comes first.
+// tenth of the work or every 30 s, whichever comes first. Tasks resumed from
+// a journal count as done but not towards the rate, which would otherwise
+// promise a resumed map's end far too soon.
 type progress struct {
 	w        io.Writer
 	n        int
+	resumed  int
 	terminal bool
 	start    time.Time
 	last     time.Time // of the last report
@@ -116,10 +121,24 @@ const (
 	logEvery    = 30 * time.Second
 )
 
-func newProgress(w io.Writer, n int) *progress {
-	p := &progress{w: w, n: n, start: time.Now(), terminal: isTerminal(w)}
-	p.last = p.start
+// newProgress reports on w the progress of a map of n tasks, resumed of
+// which come from the journal at path, and says so at once.
+func newProgress(w io.Writer, n, resumed int, journal string) *progress {
+	p := &progress{w: w, n: n, resumed: resumed, start: time.Now(), terminal: isTerminal(w)}
+	p.last, p.lastDone = p.start, resumed
+	if resumed > 0 {
+		fmt.Fprintf(p.w, "progress: %s from the journal %s\n", p.share(resumed), journal)
+	}
 	return p
+}
+
+// share is "done/n (P%)".
+func (p *progress) share(done int) string {
+	s := fmt.Sprintf("%d/%d", done, p.n)
+	if p.n > 0 {
+		s += fmt.Sprintf(" (%.0f%%)", 100*float64(done)/float64(p.n))
+	}
+	return s
 }
 
 func (p *progress) update(done, failed int, final bool) {
@@ -137,14 +156,12 @@ func (p *progress) update(done, failed int, final bool) {
 	}
 	p.last, p.lastDone = now, done
 	elapsed := now.Sub(p.start)
-	line := fmt.Sprintf("%d/%d", done, p.n)
-	if p.n > 0 {
-		line += fmt.Sprintf(" (%.0f%%)", 100*float64(done)/float64(p.n))
-	}
+	line := p.share(done)
 	if failed > 0 {
 		line += fmt.Sprintf(", %d failed", failed)
 	}
-	if rate := float64(done) / elapsed.Seconds(); done > 0 && elapsed > 0 {
+	if ran := done - p.resumed; ran > 0 && elapsed > 0 {
+		rate := float64(ran) / elapsed.Seconds()
 		line += fmt.Sprintf(", %s tasks/s", humanRate(rate))
 		if left := p.n - done; left > 0 && !final {
 			line += ", " + roundLeft(time.Duration(float64(left)/rate*float64(time.Second))).String() + " left"

@@ -119,6 +119,19 @@ func TestObserveAMap(t *testing.T) {
 	})
 }
 
+// TestProgressRateAfterResume checks that tasks resumed from a journal count
+// as done but not towards the rate: 20 tasks run in 40 s are 0.5 tasks/s,
+// and the 30 left take a minute, however many the journal held.
+func TestProgressRateAfterResume(t *testing.T) {
+	for _, tc := range []struct{ resumed, done int }{{0, 20}, {50, 70}} {
+		line := mpimap.ProgressLine(100, tc.resumed, tc.done, 40*time.Second)
+		want := fmt.Sprintf("progress: %d/100 (%d%%), 0.50 tasks/s", tc.done, tc.done)
+		if !strings.HasPrefix(line, want) {
+			t.Errorf("resumed %d, done %d: got %q, want it to start with %q", tc.resumed, tc.done, line, want)
+		}
+	}
+}
+
 // TestLoggerOutsideMap: outside a Map, Logger is a usable logger.
 func TestLoggerOutsideMap(t *testing.T) {
 	if mpimap.Logger(context.Background()) == nil {

@@ -139,7 +139,9 @@ func WithRetries(n int) Option {
 // the total (as "done/total"), failures, rate and time left. On a terminal
 // it redraws one line in place, at most ten times a second; elsewhere (a
 // batch job's log) it writes a plain line each tenth of the work or every
-// 30 s, whichever comes first, and a last line when the map ends.
+// 30 s, whichever comes first, and a last line when the map ends. A map
+// resumed from a journal first says how many tasks the journal holds, and
+// its rate and time left count only the tasks run since.
 func WithProgress(w io.Writer) Option {
 	return func(c *config) {
 		if w == nil {
