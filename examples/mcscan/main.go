@@ -97,6 +97,7 @@ type config struct {
 	merge         string
 	journal       string // resume from, and record to, this journal
 	trace         bool   // write, and draw, the map's trace
+	progress      bool   // report the map's progress on stdout
 }
 
 // mcscan is the program on one rank of c, with its command-line arguments;
@@ -154,18 +155,21 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 			return err
 		}
 	}
-	// Say what a journal saves this run (Map itself refuses a foreign one).
+	// Say what a journal saves this run (Map itself refuses a foreign one),
+	// unless Map's progress report is to say it.
 	resumed := 0
 	if cfg.journal != "" && c.Rank() == 0 {
 		if done, tasks, err := mpimap.JournalProgress(cfg.journal); err == nil && done > 0 {
 			resumed = done
-			fmt.Fprintf(stdout, "resuming: %d of %d points are in the journal %s\n", done, tasks, cfg.journal)
+			if !cfg.progress {
+				fmt.Fprintf(stdout, "resuming: %d of %d points are in the journal %s\n", done, tasks, cfg.journal)
+			}
 		}
 	}
 	start := time.Now()
 	results, err := mpimap.Map(ctx, c, points, func(ctx context.Context, p mpimap.Point[float64]) (result, error) {
 		return simulate(c.Rank(), p, cfg), nil
-	}, cfg.mapOptions()...)
+	}, cfg.mapOptions(stdout)...)
 	if err != nil || c.Rank() != 0 {
 		return err
 	}
@@ -284,6 +288,7 @@ func parseFlags(c mpi.Comm, args []string) (config, error) {
 	fs.StringVar(&cfg.merge, "merge", "", "combine the shard files in `DIR` into DIR/scan.csv and pictures")
 	fs.BoolVar(&cfg.trace, "trace", false, "write DIR/trace.csv, when and where each point ran, and draw it as DIR/trace.png")
 	fs.StringVar(&cfg.journal, "journal", "", "record finished points in `FILE`; run again with the same file to resume after a time limit")
+	fs.BoolVar(&cfg.progress, "progress", false, "report points done, rate and time left as the scan runs")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -356,14 +361,18 @@ func (l *floatList) Set(s string) error {
 	return nil
 }
 
-// mapOptions are the options of the scan's Map.
-func (cfg config) mapOptions() []mpimap.Option {
+// mapOptions are the options of the scan's Map, which reports its progress
+// on stdout if asked to.
+func (cfg config) mapOptions(stdout io.Writer) []mpimap.Option {
 	opts := []mpimap.Option{mpimap.WithSchedule(cfg.schedule), mpimap.WithChunk(cfg.chunk), mpimap.WithWorkers(cfg.workers)}
 	if cfg.journal != "" {
 		opts = append(opts, mpimap.WithJournal(cfg.journal))
 	}
 	if cfg.trace {
 		opts = append(opts, mpimap.WithTrace(cfg.tracePath()))
+	}
+	if cfg.progress {
+		opts = append(opts, mpimap.WithProgress(stdout))
 	}
 	return opts
 }

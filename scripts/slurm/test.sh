@@ -354,6 +354,10 @@ check_requeue() {
 	# srun answers a TERM of its own with SIGKILL for the ranks.
 	! grep -q 'forcing job termination' "$out" || fail "requeue: the ranks were killed, not drained"
 	(($(grep -c '^placement: ' "$out") == 2)) || fail "requeue: want the two runs' placement lines in $out"
+	grep -q "^progress: $at_requeue/$slow_points ([0-9]*%) from the journal $journal\$" "$out" ||
+		fail "requeue: the second run did not report $at_requeue of $slow_points points from the journal in $out"
+	grep -q "^progress: $slow_points/$slow_points (100%)," "$out" ||
+		fail "requeue: the second run's progress did not reach $slow_points/$slow_points in $out"
 	if ((failures == before)); then
 		pass "requeue: job $job drained (its ranks were not killed), requeued itself and ran again, exit 0"
 	else
