@@ -542,6 +542,11 @@ func addJournalSeeds(f *testing.F) {
 	f.Add(uint16(10), []byte{})
 }
 
+// bytesJournal reads a journal's records, or a whole journal, from data.
+func bytesJournal(data []byte) *journalReader {
+	return newJournalReader(bytes.NewReader(data), int64(len(data)))
+}
+
 // FuzzScanJournal scans malformed journal records.
 func FuzzScanJournal(f *testing.F) {
 	addJournalSeeds(f)
@@ -556,13 +561,13 @@ func FuzzScanJournal(f *testing.F) {
 			payload []byte
 		}
 		scan := func(data []byte, stopAt int) (recs []record, good int) {
-			good = scanJournal(data, n, func(index int, payload []byte) bool {
+			good = int(scanJournal(bytesJournal(data), n, func(index int, payload []byte) bool {
 				if len(recs) == stopAt {
 					return false
 				}
-				recs = append(recs, record{index, payload})
+				recs = append(recs, record{index, slices.Clone(payload)}) // payload is reused
 				return true
-			})
+			}))
 			return recs, good
 		}
 		var (
@@ -617,8 +622,8 @@ func checkReadJournal[R any](t *testing.T, n int, data []byte, lim allocLimit) {
 	}
 	read := func(data []byte) ([]R, []bool, int, int) {
 		results, done := make([]R, n), make([]bool, n)
-		good, count := readJournal(data, c, results, done)
-		return results, done, good, count
+		good, count := readJournal(bytesJournal(data), c, results, done)
+		return results, done, int(good), count
 	}
 	var (
 		results     []R
@@ -641,7 +646,7 @@ func checkReadJournal[R any](t *testing.T, n int, data []byte, lim allocLimit) {
 	if tasks != count {
 		t.Fatalf("readJournal counted %d tasks, and marked %d done", count, tasks)
 	}
-	if g := scanJournal(data[:good], n, func(int, []byte) bool { return true }); g != good {
+	if g := int(scanJournal(bytesJournal(data[:good]), n, func(int, []byte) bool { return true })); g != good {
 		t.Fatalf("readJournal kept %d bytes, of which %d are whole records", good, g)
 	}
 	j := &journal[R]{codec: c}
@@ -752,7 +757,7 @@ func FuzzOpenJournal(f *testing.F) {
 			if ours {
 				t.Fatalf("refused this map's journal: %v", err)
 			}
-			if d := describeJournal(content); !strings.Contains(err.Error(), d) {
+			if d := describeJournal(bytes.NewReader(content), int64(len(content))); !strings.Contains(err.Error(), d) {
 				t.Fatalf("refused another journal with %q, which does not say %q", err, d)
 			}
 			return
@@ -819,7 +824,7 @@ func FuzzDescribeJournal(f *testing.F) {
 	f.Add([]byte("hpcmap journal 2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var d string
-		checkAlloc(t, "describeJournal", len(data), wireLimit, func() { d = describeJournal(data) })
+		checkAlloc(t, "describeJournal", len(data), wireLimit, func() { d = describeJournal(bytes.NewReader(data), int64(len(data))) })
 		switch {
 		case !bytes.HasPrefix(data, []byte(journalMagic)):
 			if d != "it is not an hpcmap journal" {
@@ -844,7 +849,7 @@ func FuzzDescribeJournal(f *testing.F) {
 		w.b = binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b))
 		w.b = append(w.b, data...)
 		want := fmt.Sprintf("%d tasks of results %q, or other arguments", len(data), reflect.TypeFor[fuzzVec]().String())
-		if got := describeJournal(w.b); got != want {
+		if got := describeJournal(bytes.NewReader(w.b), int64(len(w.b))); got != want {
 			t.Fatalf("described the header of %d bytes of arguments as %q, want %q", len(data), got, want)
 		}
 	})

@@ -1,6 +1,7 @@
 package mpimap
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -74,28 +76,36 @@ func openJournal[T, R any](path string, args []T, c codec.Codec[R], results []R)
 		return nil, nil, 0, fmt.Errorf("mpimap: journal: %w", err)
 	}
 	j := &journal[R]{f: f, path: path, codec: c, synced: time.Now()}
-	data, err := io.ReadAll(f)
+	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 	}
 	done := make([]bool, len(args))
-	if len(data) == 0 {
+	if st.Size() == 0 {
 		if _, err := f.Write(header.b); err != nil {
 			f.Close()
 			return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 		}
 		return j, done, 0, nil
 	}
-	if !bytes.HasPrefix(data, header.b) {
+	jr := newJournalReader(f, st.Size())
+	ours := jr.take(int64(len(header.b))) && bytes.Equal(jr.buf, header.b)
+	if jr.err == nil && !ours {
+		theirs := describeJournal(io.NewSectionReader(f, 0, st.Size()), st.Size())
 		f.Close()
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s was written by a different map (%s); "+
 			"this map has %d tasks of results %v: use another path, or delete it to start over",
-			path, describeJournal(data), len(args), reflect.TypeFor[R]())
+			path, theirs, len(args), reflect.TypeFor[R]())
 	}
-	good, count := readJournal(data[len(header.b):], c, results, done)
+	good, count := readJournal(jr, c, results, done) // nothing after a read error
+	if jr.err != nil {
+		// Not a torn record, which the truncation below drops: keep the file.
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, jr.err)
+	}
 	// Drop a torn last record, so that new records follow the last good one.
-	end := int64(len(header.b) + good)
+	end := int64(len(header.b)) + good
 	if err := f.Truncate(end); err != nil {
 		f.Close()
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
@@ -107,11 +117,103 @@ func openJournal[T, R any](path string, args []T, c codec.Codec[R], results []R)
 	return j, done, count, nil
 }
 
-// readJournal decodes the records in data into results and done, and returns
-// how many bytes of data are good records and how many distinct tasks they
+// journalReader reads a journal from its start, holding one header or
+// record at a time: a resumed map of millions of results would otherwise
+// hold the whole file besides the results it decodes from it.
+type journalReader struct {
+	r    *bufio.Reader
+	left int64  // bytes not yet read
+	buf  []byte // the current header or record, reused
+	err  error  // the first read error; the end of the file is none
+}
+
+func newJournalReader(r io.Reader, size int64) *journalReader {
+	return &journalReader{r: bufio.NewReaderSize(r, int(min(max(size, 16), 64<<10))), left: size}
+}
+
+// take appends the next n bytes to buf, if the file has them.
+func (jr *journalReader) take(n int64) bool {
+	if n < 0 || n > jr.left {
+		return false
+	}
+	start := len(jr.buf)
+	jr.buf = slices.Grow(jr.buf, int(n))[:start+int(n)]
+	if _, err := io.ReadFull(jr.r, jr.buf[start:]); err != nil {
+		jr.fail(err)
+		return false
+	}
+	jr.left -= n
+	return true
+}
+
+// uvarint appends the next uvarint's bytes to buf and returns its value.
+func (jr *journalReader) uvarint() (int, bool) {
+	start := len(jr.buf)
+	for jr.left > 0 && len(jr.buf)-start < binary.MaxVarintLen64 {
+		b, err := jr.r.ReadByte()
+		if err != nil {
+			jr.fail(err)
+			return 0, false
+		}
+		jr.left--
+		jr.buf = append(jr.buf, b)
+		if b < 0x80 {
+			r := reader{b: jr.buf[start:]}
+			v := r.uint()
+			return v, r.err == nil
+		}
+	}
+	return 0, false
+}
+
+// fail keeps the first error other than the file ending early, which is
+// only a torn record (the file may shrink while it is read).
+func (jr *journalReader) fail(err error) {
+	if jr.err == nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		jr.err = err
+	}
+	jr.left = 0
+}
+
+// header reads a journal's header and returns the number of tasks and the
+// result type of the map that wrote it. Its errors complete "the journal ...".
+func (jr *journalReader) header() (tasks int, resultType string, err error) {
+	jr.buf = jr.buf[:0]
+	if !jr.take(int64(len(journalMagic))) || string(jr.buf) != journalMagic {
+		return 0, "", errors.New("it is not an hpcmap journal")
+	}
+	if n, ok := jr.uvarint(); !ok || !jr.take(int64(n)+4) {
+		return 0, "", errors.New("its header is damaged")
+	}
+	return parseJournalHeader(jr.buf)
+}
+
+// record reads the next record of a journal of n tasks: its task and its
+// encoded result, which is valid until the next call. It returns false at
+// the end, and at a record that is torn or damaged.
+func (jr *journalReader) record(n int) (index int, payload []byte, ok bool) {
+	jr.buf = jr.buf[:0]
+	index, okIndex := jr.uvarint()
+	length, okLength := jr.uvarint()
+	if !okIndex || !okLength || index >= n {
+		return 0, nil, false
+	}
+	body := len(jr.buf)
+	if !jr.take(int64(length) + 4) {
+		return 0, nil, false
+	}
+	end := body + length
+	if binary.LittleEndian.Uint32(jr.buf[end:]) != crc32.ChecksumIEEE(jr.buf[:end]) {
+		return 0, nil, false
+	}
+	return index, jr.buf[body:end], true
+}
+
+// readJournal decodes the records that jr reads into results and done, and
+// returns how many bytes are good records and how many distinct tasks they
 // hold.
-func readJournal[R any](data []byte, c codec.Codec[R], results []R, done []bool) (good, count int) {
-	return scanJournal(data, len(results), func(index int, payload []byte) bool {
+func readJournal[R any](jr *journalReader, c codec.Codec[R], results []R, done []bool) (good int64, count int) {
+	return scanJournal(jr, len(results), func(index int, payload []byte) bool {
 		if c.Decode(results[index:index+1], payload) != nil {
 			return false
 		}
@@ -123,53 +225,46 @@ func readJournal[R any](data []byte, c codec.Codec[R], results []R, done []bool)
 	}), count
 }
 
-// scanJournal calls record for each good record of data, the records after
-// a journal's header, until one is torn or record returns false; it returns
-// the length of the good records.
-func scanJournal(data []byte, n int, record func(index int, payload []byte) bool) (good int) {
-	for len(data) > good {
-		r := reader{b: data[good:]}
-		index := r.uint()
-		payload := r.bytes()
-		if r.err != nil || len(r.b) < 4 || index >= n {
-			break
+// scanJournal calls record for each good record that jr reads from a journal
+// of n tasks, until one is torn or record returns false; it returns the
+// length of the good records.
+func scanJournal(jr *journalReader, n int, record func(index int, payload []byte) bool) (good int64) {
+	for {
+		index, payload, ok := jr.record(n)
+		if !ok || !record(index, payload) {
+			return good
 		}
-		body := len(data[good:]) - len(r.b)
-		if binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[good:good+body]) || !record(index, payload) {
-			break
-		}
-		good += body + 4
+		good += int64(len(jr.buf))
 	}
-	return good
 }
 
-// describeJournal says what map a journal's header describes, for errors.
-func describeJournal(data []byte) string {
-	tasks, resultType, _, err := parseJournalHeader(data)
+// describeJournal says what map the journal that r reads (of size bytes)
+// was written by, for errors.
+func describeJournal(r io.Reader, size int64) string {
+	tasks, resultType, err := newJournalReader(r, size).header()
 	if err != nil {
 		return err.Error()
 	}
 	return fmt.Sprintf("%d tasks of results %q, or other arguments", tasks, resultType) // quoted: the file may say anything
 }
 
-// parseJournalHeader reads the header at the start of a journal's data: the
-// number of tasks and the result type of the map that wrote it, and the
-// header's length in bytes. Its errors complete "the journal ...".
-func parseJournalHeader(data []byte) (tasks int, resultType string, length int, err error) {
+// parseJournalHeader parses the header at the start of data, checksum
+// included. Its errors complete "the journal ...".
+func parseJournalHeader(data []byte) (tasks int, resultType string, err error) {
 	if !bytes.HasPrefix(data, []byte(journalMagic)) {
-		return 0, "", 0, errors.New("it is not an hpcmap journal")
+		return 0, "", errors.New("it is not an hpcmap journal")
 	}
 	r := reader{b: data[len(journalMagic):]}
 	fp := reader{b: r.bytes()}
 	tasks = fp.uint()
 	fp.bytes() // the arguments' hash
 	resultType = fp.string()
-	length = len(data) - len(r.b) + 4
+	body := len(data) - len(r.b)
 	if r.err != nil || fp.err != nil || len(r.b) < 4 ||
-		binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[:length-4]) {
-		return 0, "", 0, errors.New("its header is damaged")
+		binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[:body]) {
+		return 0, "", errors.New("its header is damaged")
 	}
-	return tasks, resultType, length, nil
+	return tasks, resultType, nil
 }
 
 // JournalProgress reads the journal at path, as WithJournal writes it, and
@@ -187,18 +282,26 @@ func JournalProgress(path string) (done, tasks int, err error) {
 // record with the task of each good record, and returns the number of tasks
 // of the map that wrote it.
 func scanJournalFile(path string, record func(index int)) (tasks int, err error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("mpimap: journal: %w", err)
 	}
-	tasks, _, headerLen, err := parseJournalHeader(data)
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 	}
-	scanJournal(data[headerLen:], tasks, func(index int, _ []byte) bool {
+	jr := newJournalReader(f, st.Size()) // what is there now: a running map may append
+	if tasks, _, err = jr.header(); err != nil {
+		return 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
+	}
+	scanJournal(jr, tasks, func(index int, _ []byte) bool {
 		record(index)
 		return true
 	})
+	if jr.err != nil {
+		return 0, fmt.Errorf("mpimap: journal %s: %w", path, jr.err)
+	}
 	return tasks, nil
 }
 
