@@ -154,6 +154,8 @@ rows=(
 	"reduce.AllSum, 1 float64 (µs)|allsum_us|us|"
 	"Rank 0 peak memory growth, Block map of 1e6 × 100 B results|gather_peak_mib|mib|"
 	"… as a multiple of the results' n·s bytes|gather_peak_ratio|ratio|≤ 2 × n·s"
+	"… the same map resumed, every result from its journal|resume_peak_mib|mib|"
+	"… as a multiple of the results' n·s bytes|resume_peak_ratio|ratio|"
 	"mpi.Comm Send/Recv 8 B round trip (µs)|go_pingpong_us|us|"
 	"C ping-pong 8 B round trip (µs)|pingpong_us|us|"
 	"C ping-pong, MPI_Probe before each MPI_Recv (µs)|probe_pingpong_us|us|"

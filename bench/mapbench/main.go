@@ -18,6 +18,11 @@
 //	allsum_inproc_ratio  reduce.AllSum's time over C's MPI_Allreduce in a C
 //	                     loop, timed in turns in this process (built with the
 //	                     tag hpcmapbench, as bench/run.sh does)
+//	gather_peak_mib      how much rank 0's peak resident memory grows in a map
+//	                     of 1e6 tasks returning 100 bytes each (and _ratio: as
+//	                     a multiple of those 100 MB)
+//	resume_peak_mib      the same for the map run again, every result read
+//	                     from its journal (and _ratio)
 //
 // and, for the record, a "name_n" line with the tasks or calls per repetition.
 // As in Go's testing.B, the size of the Dynamic maps and the number of AllSum
@@ -35,6 +40,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -277,18 +284,35 @@ type record [100]byte
 
 // gatherMemory maps 1e6 tasks returning 100 bytes each and reports how much
 // rank 0's peak resident memory grew, in MiB and as a multiple of the n·s
-// bytes of results it must hold in the end.
+// bytes of results it must hold in the end. Then it does the same for the map
+// resumed from a journal that holds every result: the state of a scan run
+// again after its time limit.
 func gatherMemory(ctx context.Context, world mpi.Comm, opts []mpimap.Option) error {
-	const n = 1_000_000
+	if err := peakGrowth(ctx, world, "gather", opts); err != nil {
+		return err
+	}
+	journal := filepath.Join(os.TempDir(), fmt.Sprintf("hpcmap-mapbench-%d.journal", os.Getpid())) // rank 0's is used
+	defer os.Remove(journal)
+	opts = append(slices.Clone(opts), mpimap.WithJournal(journal))
+	if _, err := recordMap(ctx, world, opts); err != nil {
+		return err
+	}
+	debug.FreeOSMemory()
+	// Writing 5 to clear_refs resets the peak (VmHWM) to the present size.
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return err
+	}
+	return peakGrowth(ctx, world, "resume", opts)
+}
+
+// peakGrowth runs recordMap and prints how much rank 0's peak resident memory
+// grew, as name_peak_mib and name_peak_ratio.
+func peakGrowth(ctx context.Context, world mpi.Comm, name string, opts []mpimap.Option) error {
 	before, err := residentKiB("VmRSS")
 	if err != nil {
 		return err
 	}
-	results, err := mpimap.Map(ctx, world, make([]int, n), func(_ context.Context, i int) (record, error) {
-		var r record
-		r[i%100] = byte(i)
-		return r, nil
-	}, opts...)
+	n, err := recordMap(ctx, world, opts)
 	if err != nil {
 		return err
 	}
@@ -296,12 +320,24 @@ func gatherMemory(ctx context.Context, world mpi.Comm, opts []mpimap.Option) err
 	if err != nil || world.Rank() != 0 {
 		return err
 	}
-	if len(results) != n {
-		return fmt.Errorf("%d results", len(results))
-	}
 	grew := float64(peak-before) * 1024
-	fmt.Printf("gather_peak_mib %.1f\ngather_peak_ratio %.3f\n", grew/(1<<20), grew/(n*100))
+	fmt.Printf("%s_peak_mib %.1f\n%s_peak_ratio %.3f\n", name, grew/(1<<20), name, grew/float64(n*len(record{})))
 	return nil
+}
+
+// recordMap maps 1e6 tasks returning a record each and returns how many
+// results rank 0 got.
+func recordMap(ctx context.Context, world mpi.Comm, opts []mpimap.Option) (int, error) {
+	const n = 1_000_000
+	results, err := mpimap.Map(ctx, world, make([]int, n), func(_ context.Context, i int) (record, error) {
+		var r record
+		r[i%100] = byte(i)
+		return r, nil
+	}, opts...)
+	if err == nil && world.Rank() == 0 && len(results) != n {
+		err = fmt.Errorf("%d results of %d tasks", len(results), n)
+	}
+	return n, err
 }
 
 // residentKiB reads a memory figure of this process from /proc/self/status.
