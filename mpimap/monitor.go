@@ -187,8 +187,8 @@ func (p *progress) update(done, failed int, final bool) {
 
 // isTerminal reports whether w is a terminal that a person watches. A
 // character device is not enough: OpenMPI gives ranks a pseudo-terminal even
-// when mpirun's own output goes to a batch job's log, so a Slurm job, or no
-// TERM, means a log.
+// when mpirun's own output goes to a batch job's log, so a Slurm job, no
+// TERM, or an mpirun parent whose own stream is not a terminal means a log.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok || os.Getenv("SLURM_JOB_ID") != "" {
@@ -198,7 +198,19 @@ func isTerminal(w io.Writer) bool {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	// Open MPI gives its ranks a pseudo-terminal whatever mpirun's own
+	// output is. A rank that mpirun started itself (on mpirun's node, where
+	// rank 0 usually is) can see where its parent writes the same stream.
+	if fd := f.Fd(); os.Getenv("OMPI_COMM_WORLD_SIZE") != "" && (fd == 1 || fd == 2) {
+		parent, err := os.Stat(fmt.Sprintf("/proc/%d/fd/%d", os.Getppid(), fd))
+		if err == nil && parent.Mode()&os.ModeCharDevice == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // roundLeft rounds a duration to what a person reads: tenths of a second

@@ -132,6 +132,21 @@ func TestProgressRateAfterResume(t *testing.T) {
 	}
 }
 
+// TestProgressIntoALog launches a map whose progress goes to stdout, with
+// mpirun's output going to a pipe, as into a batch log, from a shell with a
+// TERM: the report must be plain lines, though Open MPI gives its ranks a
+// pseudo-terminal.
+func TestProgressIntoALog(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("SLURM_JOB_ID", "")
+	mpitest.ForEachLauncher(t, "./testdata/progress", func(launcher, bin string) {
+		job := mpitest.Launch(t, launcher, 2, 30*time.Second, bin)
+		if job.Exit != 0 || !strings.Contains(job.Output, "progress: 50/50 (100%)") || strings.Contains(job.Output, "\r") {
+			t.Errorf("%s: exit %d, want 0 and plain progress lines ending at 50/50:\n%q", launcher, job.Exit, job.Output)
+		}
+	})
+}
+
 // TestLoggerOutsideMap: outside a Map, Logger is a usable logger.
 func TestLoggerOutsideMap(t *testing.T) {
 	if mpimap.Logger(context.Background()) == nil {
