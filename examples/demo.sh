@@ -45,7 +45,7 @@ run mpirun.openmpi -np 2 bin/auc -n 20000000
 # slowly mixing points (small β, small h) cost up to 64 times more: uneven
 # costs, as in real scans.
 scan=(-iterations 20000 -target-err 0.01 -trace)
-run mpirun.openmpi -np 2 bin/mcscan -out mc_data "${scan[@]}"
+run mpirun.openmpi -np 2 bin/mcscan -out mc_data -progress "${scan[@]}"
 # The same scan under the Block schedule, for its trace alone: beside the
 # first one it shows what dealing points dynamically changes.
 run mpirun.openmpi -np 2 bin/mcscan -out mc_data/block -schedule block -pictures=false "${scan[@]}"
