@@ -23,6 +23,7 @@ import (
 // Every finished piece passes through it once.
 type monitor struct {
 	n        int
+	resumed  int // tasks the journal held at the start
 	start    time.Time
 	progress *progress
 	stats    *stats
@@ -33,7 +34,7 @@ type monitor struct {
 // newMonitor watches a map of n tasks, of which the journal holds those
 // marked in journaled, resumed in all.
 func newMonitor(cfg config, n int, journaled []bool, resumed int) (*monitor, error) {
-	mon := &monitor{n: n, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
+	mon := &monitor{n: n, resumed: resumed, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
 	if cfg.progress != nil {
 		mon.progress = newProgress(cfg.progress, n, resumed, cfg.journal)
 	}
@@ -78,7 +79,7 @@ func (mon *monitor) close(settled, failed int) error {
 	}
 	var err error
 	if mon.stats != nil {
-		err = mon.stats.write(time.Since(mon.start), mon.n)
+		err = mon.stats.write(time.Since(mon.start), mon.n, mon.resumed)
 	}
 	if mon.trace != nil {
 		err = errors.Join(err, mon.trace.close())
@@ -259,15 +260,16 @@ func (s *stats) add(rank int, host string, p pieceReport) {
 }
 
 // write prints the table: per rank, then per host. Idle time is what the
-// workers of a rank did not spend running tasks while the map ran.
-func (s *stats) write(wall time.Duration, n int) error {
+// workers of a rank did not spend running tasks while the map ran. Shares
+// are of the tasks this run had to run: n less the resumed ones.
+func (s *stats) write(wall time.Duration, n, resumed int) error {
 	tw := tabwriter.NewWriter(s.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
 	share := func(tasks int) string {
-		if n == 0 {
+		if n == resumed {
 			return "-"
 		}
-		return fmt.Sprintf("%.1f%%", 100*float64(tasks)/float64(n))
+		return fmt.Sprintf("%.1f%%", 100*float64(tasks)/float64(n-resumed))
 	}
 	mean := func(busy time.Duration, tasks int) string {
 		if tasks == 0 {
@@ -310,6 +312,9 @@ func (s *stats) write(wall time.Duration, n int) error {
 			fmt.Sprintf("%.3f", h.busy.Seconds()), mean(h.busy, h.tasks), is, ip)
 	}
 	fmt.Fprintf(tw, "\nwall time %.3f s\n", wall.Seconds())
+	if resumed > 0 {
+		fmt.Fprintf(tw, "%d of the %d tasks came from the journal, not run\n", resumed, n)
+	}
 	return tw.Flush()
 }
 

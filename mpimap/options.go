@@ -154,7 +154,8 @@ func WithProgress(w io.Writer) Option {
 // WithStats makes rank 0 write to w, when the map ends, a table per rank and
 // per host of the tasks run, their share, the time busy running them, the
 // mean time per task, and the workers' idle time: a load imbalance shows at a
-// glance.
+// glance. A map resumed from a journal counts shares of the tasks it ran, and
+// says how many the journal held.
 func WithStats(w io.Writer) Option {
 	return func(c *config) {
 		if w == nil {

@@ -158,19 +158,23 @@ func TestJournalResume(t *testing.T) {
 			// The second run finishes, running only what the journal lacks.
 			var ran []int64
 			var mu atomic.Int32 // guards ran: workers append concurrently
-			var progress lockedBuffer
+			var progress, stats lockedBuffer
 			got, err := mpimap.Map(ctx, c, indices(n), executed(func(i int) {
 				for !mu.CompareAndSwap(0, 1) {
 				}
 				ran = append(ran, int64(i))
 				mu.Store(0)
-			}), mpimap.WithSchedule(s), mpimap.WithJournal(path), mpimap.WithProgress(&progress))
+			}), mpimap.WithSchedule(s), mpimap.WithJournal(path), mpimap.WithProgress(&progress), mpimap.WithStats(&stats))
 			if err != nil {
 				return fmt.Errorf("%v, resumed run: %v", s, err)
 			}
 			said := fmt.Sprintf("progress: %d/%d (%.0f%%) from the journal %s\n", len(journaled), n, 100*float64(len(journaled))/n, path)
 			if c.Rank() == 0 && !strings.HasPrefix(progress.String(), said) {
 				return fmt.Errorf("%v: the resumed run's progress begins %q, want %q", s, progress.String(), said)
+			}
+			said = fmt.Sprintf("\n%d of the %d tasks came from the journal, not run\n", len(journaled), n)
+			if c.Rank() == 0 && !strings.HasSuffix(stats.String(), said) {
+				return fmt.Errorf("%v: the resumed run's statistics end %q, want %q", s, stats.String(), said)
 			}
 			all, err := mpi.AllgatherSlice(c, ran)
 			if err != nil {
