@@ -176,16 +176,23 @@ func (jr *journalReader) fail(err error) {
 }
 
 // header reads a journal's header and returns the number of tasks and the
-// result type of the map that wrote it. Its errors complete "the journal ...".
+// result type of the map that wrote it. Its errors complete "the journal ...",
+// but for a read error, which is returned as it is.
 func (jr *journalReader) header() (tasks int, resultType string, err error) {
 	jr.buf = jr.buf[:0]
-	if !jr.take(int64(len(journalMagic))) || string(jr.buf) != journalMagic {
+	magic := jr.take(int64(len(journalMagic))) && string(jr.buf) == journalMagic
+	if magic {
+		if n, ok := jr.uvarint(); ok && jr.take(int64(n)+4) {
+			return parseJournalHeader(jr.buf)
+		}
+	}
+	switch {
+	case jr.err != nil:
+		return 0, "", jr.err
+	case !magic:
 		return 0, "", errors.New("it is not an hpcmap journal")
 	}
-	if n, ok := jr.uvarint(); !ok || !jr.take(int64(n)+4) {
-		return 0, "", errors.New("its header is damaged")
-	}
-	return parseJournalHeader(jr.buf)
+	return 0, "", errors.New("its header is damaged")
 }
 
 // record reads the next record of a journal of n tasks: its task and its

@@ -271,6 +271,11 @@ func TestJournalTornRecord(t *testing.T) {
 	if _, _, err := mpimap.JournalProgress(path + ".missing"); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("JournalProgress of a missing file: %v", err)
 	}
+	// A file that cannot be read is a read error, not a foreign journal.
+	dir := t.TempDir()
+	if _, _, err := mpimap.JournalProgress(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("JournalProgress of a directory: %v", err)
+	}
 }
 
 func TestDrainAbandonsTasksAfterGrace(t *testing.T) {
