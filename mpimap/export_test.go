@@ -31,3 +31,13 @@ func ProgressLine(n, resumed, done int, elapsed time.Duration) string {
 	p.update(done, 0, false)
 	return b.String()
 }
+
+// CountTasks counts the distinct indices with a taskSet whose bitset holds
+// those below bound.
+func CountTasks(bound int64, indices []int) int {
+	s := taskSet{bound: bound}
+	for _, i := range indices {
+		s.add(i)
+	}
+	return s.n
+}

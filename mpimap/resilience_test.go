@@ -205,6 +205,17 @@ func TestJournalResume(t *testing.T) {
 	})
 }
 
+// TestCountTasks counts task indices below, at and above the bitset's bound,
+// each twice and out of order.
+func TestCountTasks(t *testing.T) {
+	indices := []int{3, 64, 0, 1 << 40, 127, 3, 200, 1 << 40, 64, 199, 0, 128}
+	for _, bound := range []int64{0, 1, 64, 128, 200, 1 << 20} {
+		if got := mpimap.CountTasks(bound, indices); got != 8 {
+			t.Errorf("bound %d: counted %d distinct tasks, want 8", bound, got)
+		}
+	}
+}
+
 func countOf(s []int64, x int64) int {
 	n := 0
 	for _, v := range s {
