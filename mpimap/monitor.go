@@ -23,7 +23,6 @@ import (
 // Every finished piece passes through it once.
 type monitor struct {
 	n        int
-	resumed  int // tasks the journal held at the start
 	start    time.Time
 	progress *progress
 	stats    *stats
@@ -34,12 +33,12 @@ type monitor struct {
 // newMonitor watches a map of n tasks, of which the journal holds those
 // marked in journaled, resumed in all.
 func newMonitor(cfg config, n int, journaled []bool, resumed int) (*monitor, error) {
-	mon := &monitor{n: n, resumed: resumed, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
+	mon := &monitor{n: n, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
 	if cfg.progress != nil {
 		mon.progress = newProgress(cfg.progress, n, resumed, cfg.journal)
 	}
 	if cfg.stats != nil {
-		mon.stats = &stats{w: cfg.stats, ranks: map[int]*rankStats{}}
+		mon.stats = &stats{w: cfg.stats, resumed: resumed, ranks: map[int]*rankStats{}}
 	}
 	if cfg.trace != "" {
 		t, err := newTraceFile(cfg.trace)
@@ -79,7 +78,7 @@ func (mon *monitor) close(settled, failed int) error {
 	}
 	var err error
 	if mon.stats != nil {
-		err = mon.stats.write(time.Since(mon.start), mon.n, mon.resumed)
+		err = mon.stats.write(time.Since(mon.start), mon.n)
 	}
 	if mon.trace != nil {
 		err = errors.Join(err, mon.trace.close())
@@ -237,8 +236,9 @@ func humanRate(r float64) string {
 
 // stats sums up, per rank, the tasks run and the time busy running them.
 type stats struct {
-	w     io.Writer
-	ranks map[int]*rankStats
+	w       io.Writer
+	resumed int // tasks the journal held, not run
+	ranks   map[int]*rankStats
 }
 
 type rankStats struct {
@@ -262,7 +262,8 @@ func (s *stats) add(rank int, host string, p pieceReport) {
 // write prints the table: per rank, then per host. Idle time is what the
 // workers of a rank did not spend running tasks while the map ran. Shares
 // are of the tasks this run had to run: n less the resumed ones.
-func (s *stats) write(wall time.Duration, n, resumed int) error {
+func (s *stats) write(wall time.Duration, n int) error {
+	resumed := s.resumed
 	tw := tabwriter.NewWriter(s.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
 	share := func(tasks int) string {
