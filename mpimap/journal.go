@@ -175,24 +175,36 @@ func (jr *journalReader) fail(err error) {
 	jr.left = 0
 }
 
-// header reads a journal's header and returns the number of tasks and the
-// result type of the map that wrote it. Its errors complete "the journal ...",
-// but for a read error, which is returned as it is.
+// header reads a journal's header, checksum included, and returns the number
+// of tasks and the result type of the map that wrote it. Its errors complete
+// "the journal ...", but for a read error, which is returned as it is.
 func (jr *journalReader) header() (tasks int, resultType string, err error) {
 	jr.buf = jr.buf[:0]
-	magic := jr.take(int64(len(journalMagic))) && string(jr.buf) == journalMagic
-	if magic {
-		if n, ok := jr.uvarint(); ok && jr.take(int64(n)+4) {
-			return parseJournalHeader(jr.buf)
-		}
+	if !jr.take(int64(len(journalMagic))) || string(jr.buf) != journalMagic {
+		return 0, "", jr.errOr("it is not an hpcmap journal")
 	}
-	switch {
-	case jr.err != nil:
-		return 0, "", jr.err
-	case !magic:
-		return 0, "", errors.New("it is not an hpcmap journal")
+	n, ok := jr.uvarint()
+	start := len(jr.buf)
+	if !ok || !jr.take(int64(n)+4) {
+		return 0, "", jr.errOr("its header is damaged")
 	}
-	return 0, "", errors.New("its header is damaged")
+	body := len(jr.buf) - 4
+	fp := reader{b: jr.buf[start:body]}
+	tasks = fp.uint()
+	fp.bytes() // the arguments' hash
+	resultType = fp.string()
+	if fp.err != nil || binary.LittleEndian.Uint32(jr.buf[body:]) != crc32.ChecksumIEEE(jr.buf[:body]) {
+		return 0, "", errors.New("its header is damaged")
+	}
+	return tasks, resultType, nil
+}
+
+// errOr is the read error that stopped jr, if there was one, else what.
+func (jr *journalReader) errOr(what string) error {
+	if jr.err != nil {
+		return jr.err
+	}
+	return errors.New(what)
 }
 
 // record reads the next record of a journal of n tasks: its task and its
@@ -253,25 +265,6 @@ func describeJournal(r io.Reader, size int64) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("%d tasks of results %q, or other arguments", tasks, resultType) // quoted: the file may say anything
-}
-
-// parseJournalHeader parses the header at the start of data, checksum
-// included. Its errors complete "the journal ...".
-func parseJournalHeader(data []byte) (tasks int, resultType string, err error) {
-	if !bytes.HasPrefix(data, []byte(journalMagic)) {
-		return 0, "", errors.New("it is not an hpcmap journal")
-	}
-	r := reader{b: data[len(journalMagic):]}
-	fp := reader{b: r.bytes()}
-	tasks = fp.uint()
-	fp.bytes() // the arguments' hash
-	resultType = fp.string()
-	body := len(data) - len(r.b)
-	if r.err != nil || fp.err != nil || len(r.b) < 4 ||
-		binary.LittleEndian.Uint32(r.b) != crc32.ChecksumIEEE(data[:body]) {
-		return 0, "", errors.New("its header is damaged")
-	}
-	return tasks, resultType, nil
 }
 
 // JournalProgress reads the journal at path, as WithJournal writes it, and
