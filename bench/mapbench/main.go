@@ -294,7 +294,7 @@ func gatherMemory(ctx context.Context, world mpi.Comm, opts []mpimap.Option) err
 	journal := filepath.Join(os.TempDir(), fmt.Sprintf("hpcmap-mapbench-%d.journal", os.Getpid())) // rank 0's is used
 	defer os.Remove(journal)
 	opts = append(slices.Clone(opts), mpimap.WithJournal(journal))
-	if _, err := recordMap(ctx, world, opts); err != nil {
+	if err := recordMap(ctx, world, opts); err != nil {
 		return err
 	}
 	debug.FreeOSMemory()
@@ -312,8 +312,7 @@ func peakGrowth(ctx context.Context, world mpi.Comm, name string, opts []mpimap.
 	if err != nil {
 		return err
 	}
-	n, err := recordMap(ctx, world, opts)
-	if err != nil {
+	if err := recordMap(ctx, world, opts); err != nil {
 		return err
 	}
 	peak, err := residentKiB("VmHWM")
@@ -321,23 +320,24 @@ func peakGrowth(ctx context.Context, world mpi.Comm, name string, opts []mpimap.
 		return err
 	}
 	grew := float64(peak-before) * 1024
-	fmt.Printf("%s_peak_mib %.1f\n%s_peak_ratio %.3f\n", name, grew/(1<<20), name, grew/float64(n*len(record{})))
+	fmt.Printf("%s_peak_mib %.1f\n%s_peak_ratio %.3f\n", name, grew/(1<<20), name, grew/float64(recordTasks*len(record{})))
 	return nil
 }
 
-// recordMap maps 1e6 tasks returning a record each and returns how many
-// results rank 0 got.
-func recordMap(ctx context.Context, world mpi.Comm, opts []mpimap.Option) (int, error) {
-	const n = 1_000_000
-	results, err := mpimap.Map(ctx, world, make([]int, n), func(_ context.Context, i int) (record, error) {
+// recordTasks is the size of the map whose memory is measured.
+const recordTasks = 1_000_000
+
+// recordMap maps recordTasks tasks returning a record each.
+func recordMap(ctx context.Context, world mpi.Comm, opts []mpimap.Option) error {
+	results, err := mpimap.Map(ctx, world, make([]int, recordTasks), func(_ context.Context, i int) (record, error) {
 		var r record
 		r[i%100] = byte(i)
 		return r, nil
 	}, opts...)
-	if err == nil && world.Rank() == 0 && len(results) != n {
-		err = fmt.Errorf("%d results of %d tasks", len(results), n)
+	if err == nil && world.Rank() == 0 && len(results) != recordTasks {
+		err = fmt.Errorf("%d results of %d tasks", len(results), recordTasks)
 	}
-	return n, err
+	return err
 }
 
 // residentKiB reads a memory figure of this process from /proc/self/status.
