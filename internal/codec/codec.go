@@ -14,6 +14,7 @@ package codec
 import (
 	"bytes"
 	"encoding"
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
 	"reflect"
@@ -27,6 +28,9 @@ import (
 type Codec[R any] struct {
 	fixed bool
 	size  int // bytes per value when fixed
+	// nilable is set for pointer and interface types, whose nil values gob
+	// cannot encode: which values are nil travels apart from the others.
+	nilable bool
 }
 
 // Fixed reports whether values travel as their memory. Their encoding cannot
@@ -43,7 +47,7 @@ func New[R any]() (Codec[R], error) {
 	if err := checkGob(t, map[reflect.Type]bool{}); err != nil {
 		return Codec[R]{}, fmt.Errorf("values of type %v cannot cross ranks: %w", t, err)
 	}
-	return Codec[R]{}, nil
+	return Codec[R]{nilable: t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface}, nil
 }
 
 // IsFixed reports whether values of t are plain memory: no pointers, so that
@@ -118,11 +122,31 @@ func (c Codec[R]) Append(dst []byte, vals []R) ([]byte, error) {
 	if c.fixed {
 		return append(dst, rawBytes(vals, c.size)...), nil
 	}
-	buf := bytes.NewBuffer(dst)
+	out := dst
+	if c.nilable {
+		// A bitmap of the values that are not nil, then those values.
+		present := make([]byte, (len(vals)+7)/8)
+		some := make([]R, 0, len(vals))
+		for i, v := range vals {
+			if !isNil(v) {
+				present[i/8] |= 1 << (i % 8)
+				some = append(some, v)
+			}
+		}
+		out = append(binary.AppendUvarint(out, uint64(len(vals))), present...)
+		vals = some
+	}
+	buf := bytes.NewBuffer(out)
 	if err := gob.NewEncoder(buf).Encode(vals); err != nil {
 		return dst, err
 	}
 	return buf.Bytes(), nil
+}
+
+// isNil reports whether v, of a pointer or interface type, is nil.
+func isNil[R any](v R) bool {
+	rv := reflect.ValueOf(&v).Elem()
+	return rv.IsNil()
 }
 
 // Decode fills dst, whose length is the number of values expected, from data.
@@ -134,14 +158,56 @@ func (c Codec[R]) Decode(dst []R, data []byte) error {
 		copy(rawBytes(dst, c.size), data)
 		return nil
 	}
+	var present []byte
+	if c.nilable {
+		n, k := binary.Uvarint(data)
+		size := (len(dst) + 7) / 8
+		if k <= 0 || n != uint64(len(dst)) || size > len(data)-k {
+			return fmt.Errorf("decoding %v: %d values sent where %d were expected", reflect.TypeFor[R](), n, len(dst))
+		}
+		present, data = data[k:k+size], data[k+size:]
+	}
 	var vals []R
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&vals); err != nil {
 		return fmt.Errorf("decoding %v: %w", reflect.TypeFor[R](), err)
 	}
-	if len(vals) != len(dst) {
-		return fmt.Errorf("%d values decoded where %d were sent", len(vals), len(dst))
+	if present == nil {
+		if len(vals) != len(dst) {
+			return fmt.Errorf("%d values decoded where %d were sent", len(vals), len(dst))
+		}
+		copy(dst, vals)
+		return nil
 	}
-	copy(dst, vals)
+	return placeNonNil(dst, vals, present)
+}
+
+// placeNonNil puts vals where present marks a value that is not nil, and
+// nil elsewhere. gob decodes a pointer to a zero value as nil: such a
+// pointer is made anew, so that only nil comes back nil.
+func placeNonNil[R any](dst, vals []R, present []byte) error {
+	want := 0
+	for i := range dst {
+		if present[i/8]&(1<<(i%8)) != 0 {
+			want++
+		}
+	}
+	if want != len(vals) {
+		return fmt.Errorf("%d values decoded where %d were sent", len(vals), want)
+	}
+	t := reflect.TypeFor[R]()
+	k := 0
+	for i := range dst {
+		var zero R
+		dst[i] = zero
+		if present[i/8]&(1<<(i%8)) == 0 {
+			continue
+		}
+		dst[i] = vals[k]
+		k++
+		if t.Kind() == reflect.Pointer && isNil(dst[i]) {
+			reflect.ValueOf(&dst[i]).Elem().Set(reflect.New(t.Elem()))
+		}
+	}
 	return nil
 }
 
