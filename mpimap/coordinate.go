@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hpcmap/hpcmap/mpi"
@@ -54,7 +56,7 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 	mon, err := newMonitor(m.cfg, m.n, m.skip, m.journaled)
 	if err != nil {
 		r.abort(err)
-		return results, errors.Join(err, r.out.flush())
+		return results, err
 	}
 	r.mon, r.hosts, r.held = mon, map[int]string{0: m.host}, map[int]int{}
 	if m.dynamic() {
@@ -70,9 +72,9 @@ func (m *mapper[T, R]) root(ctx context.Context, results []R, j *journal[R]) ([]
 	}
 	if err != nil {
 		r.abort(err)
-	} else {
-		err = r.finish(ctx)
+		return results, err
 	}
+	err = r.finish(ctx)
 	// Joined only on failure: the map's own error must stay the flat list of
 	// TaskErrors that callers unwrap.
 	if ferr := r.out.flush(); ferr != nil {
@@ -114,6 +116,34 @@ func (o *outbox) poll() error {
 	return wrap(err)
 }
 
+// abandon gives up on the sends under way, of a map that ends without
+// waiting for them (it failed, and the receiver may never receive them):
+// they are kept until they complete, since a send forgotten while under way
+// would leave its memory pinned.
+func (o *outbox) abandon() {
+	abandoned.mu.Lock()
+	abandoned.reqs = append(abandoned.reqs, o.pending...)
+	abandoned.mu.Unlock()
+	o.pending = nil
+}
+
+// abandoned holds the sends of failed maps until they complete.
+var abandoned struct {
+	mu   sync.Mutex
+	reqs []mpi.Request
+}
+
+// reapAbandoned forgets the abandoned sends that have completed. Every map
+// calls it as it begins, with the communicator to itself.
+func reapAbandoned() {
+	abandoned.mu.Lock()
+	defer abandoned.mu.Unlock()
+	abandoned.reqs = slices.DeleteFunc(abandoned.reqs, func(r mpi.Request) bool {
+		done, err := r.Test()
+		return done || err != nil
+	})
+}
+
 // flush waits for every send to complete.
 func (o *outbox) flush() error {
 	var err error
@@ -128,17 +158,18 @@ func (o *outbox) flush() error {
 // return an error too instead of waiting (best effort: rank 0's
 // communication may be what failed).
 func (r *rootState[T, R]) abort(err error) {
-	var w writer
-	w.byte(kindAbort)
+	w := r.message(kindAbort)
 	w.string(err.Error())
 	for rank := 1; rank < r.np; rank++ {
 		r.out.send(rank, w.b)
 	}
+	// Not waited for: a rank that failed may have stopped receiving.
+	r.out.abandon()
 }
 
 func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) error {
 	var idle idler[R]
-	target := 2 * r.cfg.workers * r.cfg.chunk // tasks rank 0 keeps at hand when dealing
+	target := mulSat(2*r.cfg.workers, r.cfg.chunk) // tasks rank 0 keeps at hand when dealing
 	for {
 		progress := false
 		// Messages from the other ranks: results, requests, last words. At
@@ -156,19 +187,20 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 			// the buffer serves the next one.
 			r.inbox = msg
 			progress = true
-			if err := r.receive(st.Source, msg); err != nil {
-				return fmt.Errorf("mpimap: malformed message from rank %d: %w", st.Source, err)
+			if body, ok := r.ours(msg); ok {
+				if err := r.receive(st.Source, body); err != nil {
+					return err
+				}
 			}
 		}
 		for _, d := range r.pool.finished() {
 			progress = true
-			for k := range d.ran {
-				r.results[d.s.at(k)] = d.vals[k]
-			}
-			r.recycle(d.vals)
-			if err := r.settle(0, d.report()); err != nil {
+			if err := r.keepOwn(d); err != nil {
 				return err
 			}
+		}
+		if r.poisoned.Load() {
+			return errConcurrent
 		}
 		if !r.stopping && ctx.Err() != nil {
 			if err := r.stop(fmt.Sprintf("rank 0: %v", context.Cause(ctx))); err != nil {
@@ -211,11 +243,39 @@ func (r *rootState[T, R]) loop(ctx context.Context, cancel context.CancelFunc) e
 	}
 }
 
+// keepOwn stores the results of a piece rank 0 ran itself and settles it.
+// They go through the encoding that other ranks' results go through, so that
+// what a result becomes never depends on where its task ran: gob makes an
+// empty slice nil, and refuses some values.
+func (r *rootState[T, R]) keepOwn(d pieceDone[R]) error {
+	if r.codec.Fixed() {
+		for k := range d.ran {
+			r.results[d.s.at(k)] = d.vals[k]
+		}
+	} else {
+		var payload []byte
+		payload, d.fails = r.encodeValues(payload, d)
+		if err := r.store(r.results, span{start: d.s.start, count: d.ran, stride: d.s.stride}, payload); err != nil {
+			return fmt.Errorf("mpimap: rank 0's own results: %w", err)
+		}
+	}
+	r.recycle(d.vals)
+	return r.settle(0, d.report())
+}
+
 // receive handles one message from another rank.
 func (r *rootState[T, R]) receive(src int, msg []byte) error {
+	if len(msg) > 0 && msg[0] == kindFailed {
+		rd := reader{b: msg[1:]}
+		why := rd.string()
+		if err := rd.done(); err != nil {
+			return fmt.Errorf("mpimap: malformed message from rank %d: %w", src, err)
+		}
+		return fmt.Errorf("mpimap: the map failed on rank %d: %s", src, why)
+	}
 	in, err := r.readResults(msg, r.results)
 	if err != nil {
-		return err
+		return fmt.Errorf("mpimap: malformed message from rank %d: %w", src, err)
 	}
 	r.hosts[src] = in.host
 	for _, p := range in.pieces {
@@ -322,8 +382,7 @@ func (r *rootState[T, R]) answerWaiting() error {
 		}
 		spans = joinSpans(spans)
 		delete(r.waiting, rank)
-		var w writer
-		w.byte(kindChunks)
+		w := r.message(kindChunks)
 		w.uint(len(spans))
 		for _, s := range spans {
 			w.span(s)
@@ -358,8 +417,7 @@ func (r *rootState[T, R]) stop(cause string) error {
 	r.stopping, r.stoppedAt = true, time.Now()
 	r.causes = append(r.causes, cause)
 	r.pool.drop()
-	var w writer
-	w.byte(kindStop)
+	w := r.message(kindStop)
 	for rank := 1; rank < r.np; rank++ {
 		if err := r.out.send(rank, w.b); err != nil {
 			return err
@@ -372,8 +430,7 @@ func (r *rootState[T, R]) stop(cause string) error {
 func (r *rootState[T, R]) finish(ctx context.Context) error {
 	sortFailures(r.fails)
 	in := interruption{notRun: r.n - r.settled, n: r.n, causes: r.causes}
-	var w writer
-	w.byte(kindOutcome)
+	w := r.message(kindOutcome)
 	w.uint(in.notRun)
 	w.uint(len(in.causes))
 	for _, c := range in.causes {
@@ -485,12 +542,47 @@ func (m *mapper[T, R]) store(results []R, s span, payload []byte) error {
 // worker runs the part of a rank other than 0: its tasks, sent back to rank 0
 // as they finish.
 func (m *mapper[T, R]) worker(ctx context.Context) error {
+	own, out, err := m.runWorker(ctx)
+	if err != nil {
+		return err
+	}
+	return m.awaitOutcome(ctx, own, out)
+}
+
+// rootAbort is the error of a map that failed on rank 0, which said so.
+type rootAbort struct{ why string }
+
+func (e rootAbort) Error() string { return "mpimap: the map failed on rank 0: " + e.why }
+
+// tellRoot tells rank 0 that the map failed on this rank, so that it ends the
+// map on every rank instead of waiting for this one's results. Best effort:
+// the communication may be what failed.
+func (m *mapper[T, R]) tellRoot(err error) {
+	if _, fromRoot := err.(rootAbort); fromRoot {
+		return
+	}
+	w := m.message(kindFailed)
+	w.string(err.Error())
+	out := outbox{comm: m.comm, tag: tagToRoot}
+	out.send(0, w.b)
+	out.abandon() // small, and rank 0 may be gone: not waited for
+}
+
+// runWorker runs this rank's tasks until their results are all sent, and
+// returns the errors of the tasks that failed here, and the sends still under
+// way.
+func (m *mapper[T, R]) runWorker(ctx context.Context) (own map[int]error, _ *outbox, err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p := m.startPool(runCtx)
 	defer func() {
 		m.stopped.Store(true) // on an early return, start no more tasks
 		p.close()
+	}()
+	defer func() {
+		if err != nil {
+			m.tellRoot(err) // before closing the pool, which waits for running tasks
+		}
 	}()
 
 	// A static share is known in advance; with retries, a rank asks for
@@ -508,6 +600,11 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 		idle      idler[R]
 		out       = outbox{comm: m.comm, tag: tagToRoot}
 	)
+	defer func() {
+		if err != nil {
+			out.abandon()
+		}
+	}()
 	stop := func(why string) {
 		if !stopping {
 			stopping, stoppedAt, cause = true, time.Now(), why
@@ -516,7 +613,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			p.drop()
 		}
 	}
-	own := map[int]error{}
+	own = map[int]error{}
 	win := window{workers: m.cfg.workers, chunk: m.cfg.chunk}
 	var pieces []pieceDone[R] // finished, not yet sent
 	held := 0                 // tasks in them
@@ -534,6 +631,9 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			stop(context.Cause(ctx).Error())
+		}
+		if m.poisoned.Load() {
+			return nil, nil, errConcurrent
 		}
 		if stopping && p.outstanding > 0 && time.Since(stoppedAt) > drainGrace {
 			p.abandon()
@@ -554,6 +654,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 				kind = kindFinal
 			}
 			var msg writer // its own buffer: the send may still be under way
+			msg.uint(int(m.seq))
 			m.encodeResults(&msg, kind, want, pieces)
 			for _, d := range pieces {
 				m.recycle(d.vals)
@@ -562,7 +663,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 				msg.string(cause)
 			}
 			if err := out.send(0, msg.b); err != nil {
-				return err
+				return nil, nil, err
 			}
 			pieces, held = pieces[:0], 0
 			if awaiting = want > 0; awaiting {
@@ -577,14 +678,14 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			in, ok, err := m.receive()
 			if err != nil || !ok {
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
 				break
 			}
 			progress = true
 			rm, err := readFromRoot(in, m.n)
 			if err != nil {
-				return fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
+				return nil, nil, fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
 			}
 			switch rm.kind {
 			case kindChunks:
@@ -597,14 +698,14 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			case kindStop:
 				stop("stopped by rank 0")
 			case kindAbort:
-				return fmt.Errorf("mpimap: the map failed on rank 0: %s", rm.text)
+				return nil, nil, rootAbort{rm.text}
 			default:
-				return fmt.Errorf("mpimap: unexpected message kind %d from rank 0", rm.kind)
+				return nil, nil, fmt.Errorf("mpimap: unexpected message kind %d from rank 0", rm.kind)
 			}
 		}
 		p.feed()
 		if err := out.poll(); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if progress {
 			idle.reset()
@@ -612,10 +713,7 @@ func (m *mapper[T, R]) worker(ctx context.Context) error {
 			idle.wait(p, watch(ctx, stopping), true)
 		}
 	}
-	if err := out.flush(); err != nil {
-		return err
-	}
-	return m.awaitOutcome(ctx, own)
+	return own, &out, nil
 }
 
 // encodeResults writes a message to rank 0: its kind, the chunks wanted, and
@@ -627,12 +725,7 @@ func (m *mapper[T, R]) encodeResults(w *writer, kind byte, want int, pieces []pi
 	w.uint(len(pieces))
 	var payload []byte
 	for _, d := range pieces {
-		var err error
-		if payload, err = m.codec.Append(payload[:0], d.vals[:d.ran]); err != nil {
-			// A value gob cannot encode (a nil pointer in a slice, an
-			// unregistered interface type) fails its task, not the map.
-			payload, d.fails = m.encodeEach(payload[:0], d)
-		}
+		payload, d.fails = m.encodeValues(payload[:0], d)
 		w.span(d.s)
 		w.uint(d.ran)
 		w.bytes(payload)
@@ -653,32 +746,50 @@ func (m *mapper[T, R]) encodeResults(w *writer, kind byte, want int, pieces []pi
 	}
 }
 
-// encodeEach encodes a piece whose values would not all encode: the ones that
-// fail become task failures and are sent as zero values.
-func (m *mapper[T, R]) encodeEach(dst []byte, d pieceDone[R]) ([]byte, []failure) {
+// encodeValues appends the encoding of the results of d to dst, and returns
+// d's failures with those of the results that cannot be encoded.
+func (m *mapper[T, R]) encodeValues(dst []byte, d pieceDone[R]) ([]byte, []failure) {
+	out, err := m.codec.Append(dst, d.vals[:d.ran])
+	if err == nil {
+		return out, d.fails
+	}
+	// A value gob cannot encode (an unregistered type in an interface) fails
+	// its task, not the map; it is sent as the zero value.
 	var zero R
 	fails := d.fails
 	for k := range d.ran {
 		if _, err := m.codec.Append(nil, d.vals[k:k+1]); err != nil {
 			d.vals[k] = zero
-			fails = append(fails, m.failure(d.s, k, fmt.Errorf("mpimap: result of type %T cannot be sent to rank 0: %w", zero, err)))
+			fails = append(fails, m.failure(d.s, k, fmt.Errorf("mpimap: result of type %v cannot cross ranks: %w", reflect.TypeFor[R](), err)))
 		}
 	}
-	dst, err := m.codec.Append(dst, d.vals[:d.ran])
-	if err != nil { // cannot happen once every value encodes alone
-		panic(err)
+	out, err = m.codec.Append(dst, d.vals[:d.ran])
+	if err != nil { // values that fail only together: fail every task of the piece
+		fails = d.fails
+		for k := range d.ran {
+			d.vals[k] = zero
+			if !slices.ContainsFunc(fails, func(f failure) bool { return f.index == d.s.at(k) }) {
+				fails = append(fails, m.failure(d.s, k, fmt.Errorf("mpimap: results of type %v cannot cross ranks: %w", reflect.TypeFor[R](), err)))
+			}
+		}
+		out, _ = m.codec.Append(dst, d.vals[:d.ran])
 	}
-	return dst, fails
+	return out, fails
 }
 
-// receive takes a message from rank 0 if one is waiting. Its memory is
-// reused by the next call.
+// receive takes a message of this map from rank 0 if one is waiting, passing
+// over those of earlier maps. Its memory is reused by the next call.
 func (m *mapper[T, R]) receive() ([]byte, bool, error) {
-	msg, _, ok, err := m.comm.TryRecv(m.inbox, 0, tagToWorker)
-	if ok {
+	for {
+		msg, _, ok, err := m.comm.TryRecv(m.inbox, 0, tagToWorker)
+		if err != nil || !ok {
+			return nil, false, wrap(err)
+		}
 		m.inbox = msg
+		if body, ours := m.ours(msg); ours {
+			return body, true, nil
+		}
 	}
-	return msg, ok, wrap(err)
 }
 
 func wrap(err error) error {
@@ -690,9 +801,21 @@ func wrap(err error) error {
 
 // awaitOutcome waits for rank 0's word on how the map ended, and turns it
 // into this rank's error.
-func (m *mapper[T, R]) awaitOutcome(ctx context.Context, own map[int]error) error {
+//
+// The last results may still be on their way, each waiting for rank 0 to
+// receive it: if the map fails on rank 0 meanwhile, they never will be, and
+// waiting for them alone would hang.
+func (m *mapper[T, R]) awaitOutcome(ctx context.Context, own map[int]error, out *outbox) (err error) {
+	defer func() {
+		if err != nil {
+			out.abandon()
+		}
+	}()
 	var idle idler[R]
 	for {
+		if err := out.poll(); err != nil {
+			return err
+		}
 		msg, ok, err := m.receive()
 		if err != nil {
 			return err
@@ -706,8 +829,12 @@ func (m *mapper[T, R]) awaitOutcome(ctx context.Context, own map[int]error) erro
 		case err != nil:
 			return fmt.Errorf("mpimap: malformed message from rank 0: %w", err)
 		case rm.kind == kindAbort:
-			return fmt.Errorf("mpimap: the map failed on rank 0: %s", rm.text)
+			return rootAbort{rm.text}
 		case rm.kind == kindOutcome:
+			// Rank 0 has had every message of this rank's: the sends end.
+			if err := out.flush(); err != nil {
+				return err
+			}
 			return mapError(rm.fails, own, rm.outcome, ctx.Err())
 		}
 		// A stop that crossed this rank's last message: nothing to do.

@@ -363,8 +363,9 @@ func rootMessages(t testing.TB) [][]byte {
 	)
 	keep := func(tag int, msg []byte) []byte {
 		if tag == tagToWorker {
+			_, n := binary.Uvarint(msg) // the map's sequence number
 			mu.Lock()
-			msgs = append(msgs, bytes.Clone(msg))
+			msgs = append(msgs, bytes.Clone(msg[n:]))
 			mu.Unlock()
 		}
 		return msg
@@ -402,10 +403,10 @@ func rootMessages(t testing.TB) [][]byte {
 	} {
 		err := mpi.Local(2, func(ctx context.Context, c mpi.Comm) error {
 			if c.Rank() == 1 {
-				c = tap{c, keep}
+				c = &tap{c, keep}
 			} else {
 				if run.see0 != nil {
-					c = tap{c, run.see0}
+					c = &tap{c, run.see0}
 				}
 				if run.cancel {
 					var cancel context.CancelFunc

@@ -19,10 +19,20 @@ func Logger(ctx context.Context) *slog.Logger {
 	if !ok {
 		return slog.Default()
 	}
+	if id, ok := ctx.Value(taskKey{}).(taskID); ok {
+		return slog.New(&taskHandler{w: w, index: id.index, attempt: id.attempt})
+	}
 	return slog.New(&taskHandler{w: w, index: int(w.index.Load()), attempt: int(w.attempt.Load())})
 }
 
 type workerKey struct{}
+
+// taskKey carries a taskID in the context of a task that may outlive its
+// turn on the worker (one with a time limit): it may log after the worker
+// has moved on to another task.
+type taskKey struct{}
+
+type taskID struct{ index, attempt int }
 
 // workerLog collects the records of the tasks one worker goroutine runs.
 type workerLog struct {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hpcmap/hpcmap/internal/codec"
+	"hash/crc64"
+	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hpcmap/hpcmap/internal/codec"
 	"github.com/hpcmap/hpcmap/internal/recovered"
 	"github.com/hpcmap/hpcmap/mpi"
 )
@@ -37,21 +40,30 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 	if c == nil {
 		return nil, errors.New("mpimap: Map called with a nil Comm")
 	}
-	cfg := newConfig(opts)
-	rc, err := codec.New[R]()
-	if err != nil {
-		err = fmt.Errorf("mpimap: the results: %w", err)
+	var err error
+	if ctx == nil {
+		// Still agreed with the other ranks below, so that none waits.
+		ctx, err = context.Background(), errors.New("mpimap: Map called with a nil context")
 	}
+	seq, poisoned, end, berr := begin(ctx, c)
+	if berr != nil {
+		return nil, berr // on this rank alone: see begin
+	}
+	defer end()
+	reapAbandoned()
+	cfg := newConfig(opts)
+	rc, cerr := codec.New[R]()
 	switch {
+	case err != nil:
 	case cfg.err != nil:
 		err = cfg.err
 	case fn == nil:
 		err = errors.New("mpimap: Map called with a nil fn")
-	case ctx == nil:
-		err = errors.New("mpimap: Map called with a nil context")
+	case cerr != nil:
+		err = fmt.Errorf("mpimap: the results: %w", cerr)
 	}
 	m := &mapper[T, R]{
-		comm: c, args: args, fn: fn, cfg: cfg, codec: rc,
+		comm: c, args: args, fn: fn, cfg: cfg, codec: rc, seq: seq, poisoned: poisoned,
 		n: len(args), np: c.Size(), rank: c.Rank(), host: c.Host(),
 	}
 	// Rank 0 reads the journal first: a journal it cannot use is its
@@ -64,9 +76,12 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 			j, m.skip, m.journaled, err = openJournal(cfg.journal, args, rc, results)
 		}
 	}
-	if err := agree(c, len(args), cfg, err); err != nil {
+	if err := agree(c, m.settings(digestArgs(args)), err); err != nil {
 		return nil, err
 	}
+	// A chunk larger than the map is the whole map; clamping it keeps every
+	// size computed from it far from overflow.
+	m.cfg.chunk = min(m.cfg.chunk, max(m.n, 1))
 	if cfg.journal != "" {
 		if err := m.shareJournaled(); err != nil {
 			return nil, err
@@ -98,28 +113,90 @@ func (m *mapper[T, R]) shareJournaled() error {
 	return nil
 }
 
-// agree checks, in one collective call, that every rank can run the map and
-// passed the same number of arguments and the same options, so that a mistake
-// on one rank is an error on every rank instead of a hang.
-func agree(c mpi.Comm, n int, cfg config, local error) error {
-	failed := int64(0)
-	if local != nil {
-		failed = 1
+// setting is one value that every rank must pass alike, and what to call it
+// when they do not.
+type setting struct {
+	name string // the option, or what the value is of
+	what string // what differs, in the plural
+	v    int64
+}
+
+// settings are the values of a map that every rank must share: the
+// arguments (their number, and a digest of their content), the map's place
+// among the maps on the communicator, and the options that shape the work.
+func (m *mapper[T, R]) settings(argsDigest int64) []setting {
+	flag := func(b bool) int64 {
+		if b {
+			return 1
+		}
+		return 0
 	}
-	fp := cfg.fingerprint()
-	src := []int64{int64(n), -int64(n), fp, -fp, failed}
+	return []setting{
+		{"args", "", int64(m.n)},
+		{"args content", "", argsDigest},
+		{"map sequence", "", int64(m.seq)},
+		{"WithSchedule", "schedules", int64(m.cfg.schedule)},
+		{"WithChunk", "chunks", int64(m.cfg.chunk)},
+		{"WithoutRoot", "roles for rank 0", flag(m.cfg.noRoot)},
+		{"WithJournal", "journal settings", flag(m.cfg.journal != "")},
+		{"WithTaskTimeout", "task time limits", int64(m.cfg.timeout)},
+		{"WithRetries", "retries", int64(m.cfg.retries)},
+		{"WithTrace", "trace settings", flag(m.cfg.trace != "")},
+	}
+}
+
+// digestArgs is a digest of args' content, the same on every rank that holds
+// the same args, whatever order their maps iterate in; 0 for args that
+// cannot be digested (funcs, chans), which are then compared by number only.
+func digestArgs[T any](args []T) int64 {
+	if len(args) == 0 {
+		return 0
+	}
+	h := crc64.New(crcTable)
+	if codec.Digest(h, args) != nil {
+		return 0
+	}
+	return int64(h.Sum64() >> 1) // non-negative, so that its negation is too
+}
+
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// agree checks, in one collective call, that every rank can run the map and
+// passed the same settings, so that a mistake on one rank is an error on
+// every rank instead of a hang or a wrong result.
+func agree(c mpi.Comm, settings []setting, local error) error {
+	k := len(settings)
+	src := make([]int64, 2*k+1)
+	for i, s := range settings {
+		src[i], src[k+i] = s.v, -s.v
+	}
+	if local != nil {
+		src[2*k] = 1
+	}
 	max := make([]int64, len(src))
 	if err := c.Allreduce(mpi.Bytes(max), mpi.Bytes(src), mpi.Int64, mpi.Max); err != nil {
 		return fmt.Errorf("mpimap: checking the map across ranks: %w", err)
 	}
-	if max[4] != 0 {
+	if max[2*k] != 0 {
 		return refusal(c, local)
 	}
-	switch {
-	case max[0] != -max[1]:
-		return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", -max[1], max[0])
-	case max[2] != -max[3]:
-		return errors.New("mpimap: ranks passed different schedules, chunks or WithoutRoot: every rank must pass the same options")
+	var differ []string
+	for i, s := range settings {
+		if max[i] == -max[k+i] {
+			continue
+		}
+		switch s.name {
+		case "args":
+			return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", -max[k+i], max[i])
+		case "args content":
+			return fmt.Errorf("mpimap: args differ in content across ranks (%d of them on every rank): every rank must pass the same args", settings[0].v)
+		case "map sequence":
+			return fmt.Errorf("mpimap: the ranks are at different maps on this communicator (from the %dth to the %dth): every rank must call the same maps in the same order", -max[k+i], max[i])
+		}
+		differ = append(differ, fmt.Sprintf("%s (%s)", s.what, s.name))
+	}
+	if len(differ) > 0 {
+		return fmt.Errorf("mpimap: ranks passed different %s: every rank must pass the same options", strings.Join(differ, ", "))
 	}
 	return nil
 }
@@ -153,10 +230,13 @@ type mapper[T, R any] struct {
 	fn    func(context.Context, T) (R, error)
 	cfg   config
 	codec codec.Codec[R]
-	n     int
-	np    int
-	rank  int
-	host  string
+	seq   uint64 // the map's place among the maps on comm, in every message
+	// poisoned is set when another map was tried on comm while this one ran.
+	poisoned *atomic.Bool
+	n        int
+	np       int
+	rank     int
+	host     string
 
 	start time.Time // of the map on this rank, for the trace's times
 
@@ -242,6 +322,7 @@ func (m *mapper[T, R]) pieceSize(count int) int {
 // pieceDone is a piece of tasks that a worker goroutine has finished.
 type pieceDone[R any] struct {
 	s      span
+	began  time.Time
 	ran    int           // tasks run: a prefix of the span; the rest never started
 	took   time.Duration // time spent running them
 	worker int           // the goroutine that ran them
@@ -273,18 +354,39 @@ func (m *mapper[T, R]) startPool(ctx context.Context) *pool[R] {
 		workers = 0
 	}
 	p := &pool[R]{queue: make(chan span, workers), done: make(chan pieceDone[R], 2*workers+1)}
+	p.wg.Add(workers)
 	for w := range workers {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			log := &workerLog{}
-			ctx := context.WithValue(ctx, workerKey{}, log)
-			for s := range p.queue {
-				p.done <- m.runPiece(ctx, s, w, log)
-			}
-		}()
+		go m.work(ctx, p, w, nil)
 	}
 	return p
+}
+
+// work is one worker goroutine: it runs the pieces of the queue, starting
+// with the rest of resume if it takes over from a goroutine that a task ended
+// with runtime.Goexit. Such a task fails, and a new goroutine carries on.
+func (m *mapper[T, R]) work(ctx context.Context, p *pool[R], w int, resume *pieceDone[R]) {
+	log := &workerLog{}
+	ctx = context.WithValue(ctx, workerKey{}, log)
+	d := resume // the piece in hand
+	defer func() {
+		if d != nil { // a task called runtime.Goexit
+			d.logs = append(d.logs, log.take()...)
+			go m.work(ctx, p, w, d) // counted in p.wg still
+			return
+		}
+		p.wg.Done()
+	}()
+	if d != nil {
+		m.runPiece(ctx, d, log)
+		p.done <- *d
+		d = nil
+	}
+	for s := range p.queue {
+		d = m.newPiece(s, w)
+		m.runPiece(ctx, d, log)
+		p.done <- *d
+		d = nil
+	}
 }
 
 // add splits s into pieces for the workers, leaving out journaled tasks.
@@ -389,63 +491,81 @@ func (p *pool[R]) abandon() {
 	p.abandoned = true
 }
 
-// runPiece runs the tasks of s until they are done or the map stops. Results
-// go into the piece, never straight into rank 0's results, so that an
-// abandoned task cannot write to them after Map has returned.
-func (m *mapper[T, R]) runPiece(ctx context.Context, s span, worker int, log *workerLog) pieceDone[R] {
-	d := pieceDone[R]{s: s, worker: worker, vals: m.piece(s.count)}
+// newPiece is a piece of the tasks of s for worker w to run.
+func (m *mapper[T, R]) newPiece(s span, w int) *pieceDone[R] {
+	d := &pieceDone[R]{s: s, worker: w, vals: m.piece(s.count), began: time.Now()}
 	if m.cfg.trace != "" {
 		d.times = make([]int64, 0, 2*s.count)
 	}
-	start := time.Now()
-	for d.ran < s.count && !m.stopped.Load() {
-		next, stop := m.runFrom(ctx, s, d.ran, &d, log)
-		d.ran = next
-		if stop {
-			break
-		}
-	}
-	d.took = time.Since(start)
-	d.times = d.times[:min(len(d.times), 2*d.ran)] // a task cut short by a stop did not run
-	d.logs = log.take()
 	return d
 }
 
-// runFrom runs the tasks of s from the k-th until the end, a stop, or a panic,
-// and returns where it got to, and whether the map stopped. One deferred
-// recover serves a whole run of tasks.
-func (m *mapper[T, R]) runFrom(ctx context.Context, s span, k int, d *pieceDone[R], log *workerLog) (next int, stop bool) {
-	vals, fails := d.vals, &d.fails
-	defer func() {
-		if v := recover(); v != nil {
-			*fails = append(*fails, m.failure(s, k, taskPanic{recovered.Error(v)}))
-			m.timed(d, k)
-			next = k + 1
+// runPiece runs the tasks of d from the first not yet run until they are done
+// or the map stops. Results go into the piece, never straight into rank 0's
+// results, so that an abandoned task cannot write to them after Map has
+// returned.
+func (m *mapper[T, R]) runPiece(ctx context.Context, d *pieceDone[R], log *workerLog) {
+	for d.ran < d.s.count && !m.stopped.Load() {
+		if stop := m.runFrom(ctx, d, log); stop {
+			break
 		}
+	}
+	d.took = time.Since(d.began)
+	d.times = d.times[:min(len(d.times), 2*d.ran)] // a task cut short by a stop did not run
+	d.logs = append(d.logs, log.take()...)
+}
+
+// errGoexit fails a task that ended its goroutine instead of returning.
+var errGoexit = errors.New("mpimap: the task called runtime.Goexit instead of returning (t.FailNow or t.SkipNow in a task?)")
+
+// runFrom runs the tasks of d from the first not yet run until the end, a
+// stop, or a panic, and says whether the map stopped. One deferred recover
+// serves a whole run of tasks. A task that calls runtime.Goexit ends the
+// goroutine: it is failed here, and work carries on with the rest.
+func (m *mapper[T, R]) runFrom(ctx context.Context, d *pieceDone[R], log *workerLog) (stop bool) {
+	s, k := d.s, d.ran
+	returned := false
+	defer func() {
+		v := recover()
+		switch {
+		case v != nil:
+			d.fails = append(d.fails, m.failure(s, k, taskPanic{recovered.Error(v)}))
+		case !returned:
+			d.fails = append(d.fails, m.failure(s, k, errGoexit))
+		default:
+			return
+		}
+		m.timed(d, k)
+		d.ran = k + 1
 	}()
 	for ; k < s.count; k++ {
+		d.ran = k
 		if m.stopped.Load() {
-			return k, true
+			returned = true
+			return true
 		}
 		log.begin(s.at(k), s.attempt)
 		if d.times != nil {
 			d.times = append(d.times, int64(time.Since(m.start)))
 		}
-		r, err := m.call(ctx, m.args[s.at(k)])
+		r, err := m.call(ctx, s.at(k), s.attempt, m.args[s.at(k)])
 		m.timed(d, k)
 		if err != nil {
 			if m.stopped.Load() && ctx.Err() != nil {
 				// Cut short by the stop: not run, so that a rerun with the
 				// journal runs it again.
-				return k, true
+				returned = true
+				return true
 			}
 			var zero R
 			r = zero
-			*fails = append(*fails, m.failure(s, k, err))
+			d.fails = append(d.fails, m.failure(s, k, err))
 		}
-		vals[k] = r
+		d.vals[k] = r
 	}
-	return k, false
+	d.ran = k
+	returned = true
+	return false
 }
 
 // timed notes the end of the k-th task of a traced piece.
@@ -466,11 +586,15 @@ func (m *mapper[T, R]) failure(s span, k int, err error) failure {
 // taskPanic is a task's panic, recovered on the goroutine that ran it.
 type taskPanic struct{ error }
 
-// call runs fn on one argument, within the task time limit if there is one.
-func (m *mapper[T, R]) call(ctx context.Context, arg T) (R, error) {
+// call runs fn on the argument of task index, within the task time limit
+// if there is one.
+func (m *mapper[T, R]) call(ctx context.Context, index, attempt int, arg T) (R, error) {
 	if m.cfg.timeout <= 0 {
-		return m.fn(ctx, arg)
+		r, err := m.fn(ctx, arg)
+		return r, taskErr(err)
 	}
+	// The task may outlive its turn: what it logs must say which task it is.
+	ctx = context.WithValue(ctx, taskKey{}, taskID{index, attempt})
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.timeout)
 	defer cancel()
 	type outcome struct {
@@ -479,13 +603,17 @@ func (m *mapper[T, R]) call(ctx context.Context, arg T) (R, error) {
 	}
 	out := make(chan outcome, 1) // buffered: an abandoned task must not block
 	go func() {
+		returned := false
 		defer func() {
 			if v := recover(); v != nil {
 				out <- outcome{err: taskPanic{recovered.Error(v)}}
+			} else if !returned {
+				out <- outcome{err: errGoexit}
 			}
 		}()
 		r, err := m.fn(ctx, arg)
-		out <- outcome{r, err}
+		returned = true
+		out <- outcome{r, taskErr(err)}
 	}()
 	select {
 	case o := <-out:
@@ -497,6 +625,22 @@ func (m *mapper[T, R]) call(ctx context.Context, arg T) (R, error) {
 		}
 		return zero, ctx.Err()
 	}
+}
+
+// taskErr is the error a task returned, unless it is a nil pointer (or map,
+// slice...) of an error type: an error that is not nil but cannot say what
+// it is, whose Error method would panic.
+func taskErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch v := reflect.ValueOf(err); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		if v.IsNil() {
+			return fmt.Errorf("mpimap: the task returned a nil %T as its error", err)
+		}
+	}
+	return err
 }
 
 // supply deals the tasks of Dynamic and Guided in index order, passing over
@@ -588,15 +732,32 @@ type window struct {
 }
 
 func (w *window) target() int {
-	base := 2 * w.workers * w.chunk
-	limit := max(256*w.chunk, 4096) * w.workers
+	base := mulSat(2*w.workers, w.chunk)
+	limit := mulSat(max(mulSat(256, w.chunk), 4096), w.workers)
 	switch {
 	case w.rtt == 0: // no round trip measured yet
 		return base
 	case w.perTask <= 0:
 		return limit
 	}
-	return min(limit, base+int(float64(w.workers)*w.rtt/w.perTask))
+	inFlight := min(float64(w.workers)*w.rtt/w.perTask, float64(limit)) // a float beyond int does not convert
+	return min(limit, addSat(base, int(inFlight)))
+}
+
+// mulSat and addSat are a·b and a+b for non-negative a and b, or MaxInt
+// where they would overflow: sizes made from a user's chunk must not wrap.
+func mulSat(a, b int) int {
+	if a != 0 && b > math.MaxInt/a {
+		return math.MaxInt
+	}
+	return a * b
+}
+
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // average folds a sample into a moving average.

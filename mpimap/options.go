@@ -2,7 +2,6 @@ package mpimap
 
 import (
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"runtime"
@@ -77,15 +76,22 @@ func WithChunk(n int) Option {
 
 // WithWorkers sets the goroutines per rank that run the task function; the
 // default, and the meaning of 0, is runtime.GOMAXPROCS(0), which under
-// Slurm's CPU binding is the CPUs per task.
+// Slurm's CPU binding is the CPUs per task. At most MaxWorkers.
 func WithWorkers(n int) Option {
 	return func(c *config) {
-		if n < 0 {
+		switch {
+		case n < 0:
 			c.fail(fmt.Errorf("mpimap: WithWorkers(%d): the number of workers cannot be negative", n))
+		case n > MaxWorkers:
+			c.fail(fmt.Errorf("mpimap: WithWorkers(%d): at most %d goroutines per rank", n, MaxWorkers))
 		}
 		c.workers = n
 	}
 }
+
+// MaxWorkers is the most worker goroutines a rank may have: far more than
+// cores, for tasks that mostly wait, while a rank's queues stay small.
+const MaxWorkers = 1 << 16
 
 // WithoutRoot keeps rank 0 from running tasks when there are other ranks, so
 // that it only deals tasks and gathers results: for very large jobs, where
@@ -232,9 +238,3 @@ func (c *config) fail(err error) {
 	}
 }
 
-// fingerprint summarises the settings that every rank must share.
-func (c config) fingerprint() int64 {
-	h := fnv.New64a()
-	fmt.Fprint(h, c.schedule, c.chunk, c.noRoot, c.journal != "", c.timeout, c.retries, c.trace != "")
-	return int64(h.Sum64() >> 1) // non-negative, so that its negation is too
-}

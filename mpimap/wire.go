@@ -17,7 +17,9 @@ const (
 	tagToWorker = mpi.ReservedTag + 1
 )
 
-// Message kinds, the first byte of every message.
+// Every message begins with the sequence number of its map on the
+// communicator (a uvarint), then its kind: a map discards the messages of an
+// earlier one, which a failure may leave behind.
 const (
 	kindResults byte = iota + 1 // worker → root: pieces of results, and a request
 	kindFinal                   // worker → root: last results; this rank is done
@@ -25,7 +27,24 @@ const (
 	kindStop                    // root → worker: stop starting tasks
 	kindOutcome                 // root → worker: how the map ended
 	kindAbort                   // root → worker: the map failed on rank 0
+	kindFailed                  // worker → root: the map failed on that rank
 )
+
+// message starts a message of the map of the given kind.
+func (m *mapper[T, R]) message(kind byte) writer {
+	var w writer
+	w.uint(int(m.seq))
+	w.byte(kind)
+	return w
+}
+
+// ours strips the sequence number off msg, and says whether msg belongs to
+// this map rather than to an earlier one.
+func (m *mapper[T, R]) ours(msg []byte) ([]byte, bool) {
+	r := reader{b: msg}
+	seq := r.uint()
+	return r.b, r.err == nil && uint64(seq) == m.seq
+}
 
 // span is a run of task indices: start, start+stride, ... (count of them),
 // each at its attempt-th try.
@@ -74,7 +93,7 @@ func (w *writer) failure(f failure) {
 	w.uint(f.rank)
 	w.string(f.host)
 	w.bool(f.panic)
-	w.string(f.err.Error())
+	w.string(fmt.Sprint(f.err)) // as %v does: an Error method that panics says so
 	w.uint(sentinelOf(f.err))
 }
 

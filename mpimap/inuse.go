@@ -1,0 +1,64 @@
+package mpimap
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hpcmap/hpcmap/mpi"
+)
+
+// What a communicator's maps share on one rank: the number of maps begun on
+// it, which every message carries, so that a map never takes another's
+// messages for its own; and the map running on it, so that a second one
+// started meanwhile is refused rather than mixed with it.
+type commState struct {
+	mu     sync.Mutex
+	seq    uint64       // maps begun on the communicator
+	poison *atomic.Bool // of the running map, nil when none runs: set when another is tried meanwhile
+}
+
+var comms sync.Map // mpi.Comm → *commState
+
+// errConcurrent is the error of a map started while another ran on the same
+// communicator, and of that other map.
+var errConcurrent = errors.New("mpimap: two maps ran at once on one communicator: " +
+	"run them one after another, or give each a communicator of its own (Split)")
+
+// errNested is the error of a Map called inside a task.
+var errNested = errors.New("mpimap: Map called inside a task of another map: a task must not communicate " +
+	"(compute the inner work directly in the task, or map over the combined arguments)")
+
+// begin registers a map on c and returns its sequence number and the flag
+// that tells it another map was tried while it ran. A map begun while
+// another runs is refused at once, without communicating, and the running
+// one is told to fail: on some ranks the two may have begun in the other
+// order, so neither can be trusted.
+func begin(ctx context.Context, c mpi.Comm) (seq uint64, poisoned *atomic.Bool, end func(), err error) {
+	if _, inTask := ctx.Value(workerKey{}).(*workerLog); inTask {
+		return 0, nil, func() {}, errNested
+	}
+	if reflect.TypeOf(c).Kind() != reflect.Pointer {
+		// A Comm that is not a pointer (a wrapper of the caller's) may not
+		// even be usable as a map key: its maps go unguarded.
+		return 0, new(atomic.Bool), func() {}, nil
+	}
+	v, _ := comms.LoadOrStore(c, &commState{})
+	st := v.(*commState)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.poison != nil {
+		st.poison.Store(true)
+		return 0, nil, func() {}, errConcurrent
+	}
+	st.seq++
+	flag := new(atomic.Bool)
+	st.poison = flag
+	return st.seq, flag, func() {
+		st.mu.Lock()
+		st.poison = nil
+		st.mu.Unlock()
+	}, nil
+}
