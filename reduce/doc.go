@@ -25,9 +25,12 @@
 // Slices whose lengths differ across ranks, a dst of the wrong length, or
 // histograms with different edges are found by a collective check before
 // anything is combined, and every rank returns an error wrapping ErrMismatch:
-// no rank is left waiting, and none goes on with a wrong result. A Func value
-// that cannot be encoded on one rank is likewise an error on every rank.
-// Errors of the communication itself wrap the mpi package's *mpi.Error.
+// no rank is left waiting, and none goes on with a wrong result. A mistake
+// that one rank makes alone — a nil op for Func, a Func value that cannot be
+// encoded, a nil or zero Histogram — is likewise an error on every rank,
+// naming the rank. Every function returns an error, and does nothing, when
+// given the nil Comm that Split gives the ranks it leaves out. Errors of the
+// communication itself wrap the mpi package's *mpi.Error.
 //
 // # Arithmetic
 //

@@ -70,6 +70,10 @@ var scalarBufs sync.Pool
 // one element is one element on every rank. AllSum of one float64 is the
 // figure benchmarked against C's MPI_Allreduce.
 func scalar[T Number](c mpi.Comm, name string, x T, op mpi.Op, all bool) (T, error) {
+	if err := checkComm(c, name); err != nil {
+		var zero T
+		return zero, err
+	}
 	buf, ok := scalarBufs.Get().(*[2]T)
 	if !ok {
 		buf = new([2]T)
@@ -88,19 +92,44 @@ func scalar[T Number](c mpi.Comm, name string, x T, op mpi.Op, all bool) (T, err
 // slice reduces src element-wise into dst after checking, collectively, that
 // the lengths fit on every rank.
 func slice[T Number](c mpi.Comm, name string, dst, src []T, op mpi.Op, all bool) error {
-	usesDst := all || c.Rank() == 0
-	if err := checkLengths(c, len(src), usesDst && len(dst) != len(src), len(dst)); err != nil {
+	if err := checkComm(c, name); err != nil {
+		return err
+	}
+	if err := checkLengths(c, len(dst), len(src), all || c.Rank() == 0); err != nil {
 		return fmt.Errorf("reduce: %s: %w", name, err)
 	}
 	if len(src) == 0 {
 		return nil // the same on every rank: nothing to send
 	}
-	if usesDst && overlap(dst, src) {
+	if (all || c.Rank() == 0) && overlap(dst, src) {
 		// MPI forbids aliased send and receive buffers.
 		src = slices.Clone(src)
 	}
 	if err := reduceInto(c, dst, src, op, all); err != nil {
 		return fmt.Errorf("reduce: %s: %w", name, err)
+	}
+	return nil
+}
+
+// checkLengths makes sure, in one collective call, that src has the same
+// length on every rank and, where usesDst, that dst has src's length. Every
+// rank gets the same answer, so either all go on to reduce or all return an
+// error wrapping ErrMismatch.
+func checkLengths(c mpi.Comm, dstLen, srcLen int, usesDst bool) error {
+	var problem error
+	if usesDst && dstLen != srcLen {
+		problem = fmt.Errorf("dst has %d elements on rank %d, src %d", dstLen, c.Rank(), srcLen)
+	}
+	// The maximum of (n, -n) gives the largest and the smallest n at once.
+	n := int64(srcLen)
+	hilo, verdict, err := agree(c, problem, n, -n)
+	switch {
+	case err != nil:
+		return err
+	case verdict != nil:
+		return fmt.Errorf("%w: %w", ErrMismatch, verdict)
+	case hilo[0] != -hilo[1]:
+		return fmt.Errorf("%w: src has %d elements on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), -hilo[1], hilo[0])
 	}
 	return nil
 }
@@ -115,8 +144,8 @@ var maxCount = math.MaxInt32
 // than one MPI call allows go in chunks, the same on every rank.
 func reduceInto[T Number](c mpi.Comm, dst, src []T, op mpi.Op, all bool) error {
 	t := mpi.TypeOf[T]()
-	for off := 0; off < len(src); off += maxCount {
-		end := min(len(src), off+maxCount)
+	for off := 0; off < len(src); {
+		end := off + min(maxCount, len(src)-off) // off+maxCount may overflow
 		s := mpi.Bytes(src[off:end])
 		var d []byte
 		if all || c.Rank() == 0 {
@@ -131,33 +160,7 @@ func reduceInto[T Number](c mpi.Comm, dst, src []T, op mpi.Op, all bool) error {
 		if err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// checkLengths makes sure, in one collective call, that n (the length of src)
-// is the same on every rank and that no rank has a dst of the wrong length
-// (badDst, with dstLen its length). Every rank gets the same answer, so
-// either all go on to reduce or all return the error.
-func checkLengths(c mpi.Comm, n int, badDst bool, dstLen int) error {
-	// The maximum of (n, -n) gives the largest and the smallest n at once;
-	// the third element names the highest rank with a bad dst, plus one.
-	in := []int64{int64(n), -int64(n), 0}
-	if badDst {
-		in[2] = int64(c.Rank()) + 1
-	}
-	out := make([]int64, 3)
-	if err := c.Allreduce(mpi.Bytes(out), mpi.Bytes(in), mpi.Int64, mpi.Max); err != nil {
-		return err
-	}
-	if hi, lo := out[0], -out[1]; hi != lo {
-		return fmt.Errorf("%w: src has %d elements on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), lo, hi)
-	}
-	if bad := int(out[2]) - 1; bad >= 0 {
-		if badDst {
-			return fmt.Errorf("%w: dst has %d elements on rank %d, src %d", ErrMismatch, dstLen, c.Rank(), n)
-		}
-		return fmt.Errorf("%w: dst on rank %d does not have src's %d elements", ErrMismatch, bad, n)
+		off = end
 	}
 	return nil
 }
