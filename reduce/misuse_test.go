@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -153,5 +154,46 @@ func TestMergeHistogramNotMade(t *testing.T) {
 			}
 		}
 		return nil
+	})
+}
+
+// TestMinMaxNaN puts a NaN on each rank in turn: Min, Max, AllMin and AllMax
+// of floating-point values must be NaN, whichever rank has it.
+func TestMinMaxNaN(t *testing.T) {
+	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		r := c.Rank()
+		var wrong []error
+		for nanRank := range c.Size() {
+			x := float64(r + 1)
+			if r == nanRank {
+				x = math.NaN()
+			}
+			for _, tc := range []struct {
+				name string
+				f    func(mpi.Comm, float64) (float64, error)
+				all  bool
+			}{
+				{"Min", reduce.Min[float64], false},
+				{"Max", reduce.Max[float64], false},
+				{"AllMin", reduce.AllMin[float64], true},
+				{"AllMax", reduce.AllMax[float64], true},
+			} {
+				got, err := tc.f(c, x)
+				if err != nil {
+					return err
+				}
+				if (tc.all || r == 0) && !math.IsNaN(got) {
+					wrong = append(wrong, fmt.Errorf("%s with a NaN on rank %d: %v on rank %d", tc.name, nanRank, got, r))
+				}
+			}
+			got, err := reduce.AllMin(c, float32(x))
+			if err != nil {
+				return err
+			}
+			if !math.IsNaN(float64(got)) {
+				wrong = append(wrong, fmt.Errorf("AllMin of float32 with a NaN on rank %d: %v on rank %d", nanRank, got, r))
+			}
+		}
+		return errors.Join(wrong...)
 	})
 }

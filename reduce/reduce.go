@@ -28,19 +28,22 @@ var ErrMismatch = errors.New("arguments do not match")
 func Sum[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "Sum", x, mpi.Sum, false) }
 
 // Min returns the least x of any rank on rank 0, and the zero value elsewhere.
+// For floating-point types it is NaN if x is NaN on any rank.
 func Min[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "Min", x, mpi.Min, false) }
 
 // Max returns the greatest x of any rank on rank 0, and the zero value
-// elsewhere.
+// elsewhere. For floating-point types it is NaN if x is NaN on any rank.
 func Max[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "Max", x, mpi.Max, false) }
 
 // AllSum returns the sum of x over every rank, on every rank.
 func AllSum[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "AllSum", x, mpi.Sum, true) }
 
-// AllMin returns the least x of any rank, on every rank.
+// AllMin returns the least x of any rank, on every rank; NaN if x is a
+// floating-point NaN on any rank.
 func AllMin[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "AllMin", x, mpi.Min, true) }
 
-// AllMax returns the greatest x of any rank, on every rank.
+// AllMax returns the greatest x of any rank, on every rank; NaN if x is a
+// floating-point NaN on any rank.
 func AllMax[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "AllMax", x, mpi.Max, true) }
 
 // SumSlice sets dst[i] on rank 0 to the sum of src[i] over every rank. src
@@ -62,7 +65,7 @@ func AllSumSlice[T Number](c mpi.Comm, dst, src []T) error {
 
 // scalarBufs recycles scalar's src and dst, which escape into the Comm (an
 // interface) and would otherwise be allocated on every call: a scan that
-// reduces a value per step would make garbage at MPI's rate. It holds *[2]T
+// reduces a value per step would make garbage at MPI's rate. It holds *[4]T
 // of whatever T was last used; another T allocates its own.
 var scalarBufs sync.Pool
 
@@ -70,23 +73,41 @@ var scalarBufs sync.Pool
 // one element is one element on every rank. AllSum of one float64 is the
 // figure benchmarked against C's MPI_Allreduce.
 func scalar[T Number](c mpi.Comm, name string, x T, op mpi.Op, all bool) (T, error) {
+	var zero T
 	if err := checkComm(c, name); err != nil {
-		var zero T
 		return zero, err
 	}
-	buf, ok := scalarBufs.Get().(*[2]T)
+	buf, ok := scalarBufs.Get().(*[4]T)
 	if !ok {
-		buf = new([2]T)
+		buf = new([4]T)
 	}
 	defer scalarBufs.Put(buf)
 	// A recycled buf holds the last call's values, and the ranks that
 	// receive nothing must return zero, not those.
-	buf[0], buf[1] = x, 0
-	if err := reduceInto(c, buf[1:], buf[:1], op, all); err != nil {
-		var zero T
+	*buf = [4]T{x}
+	src, dst := buf[:1], buf[2:3]
+	t := mpi.TypeOf[T]()
+	nanFlag := op != mpi.Sum && (t == mpi.Float32 || t == mpi.Float64)
+	if nanFlag {
+		// MPI compares with C's < and >, which a NaN fails on whichever
+		// side it is: it would win or vanish by its rank. So a NaN travels
+		// as the infinity that loses, with a flag beside it that wins, in
+		// the same call: -1 under Min, 1 under Max.
+		src, dst = buf[:2], buf[2:4]
+		if x != x {
+			buf[0], buf[1] = T(math.Inf(-1)), 1
+			if op == mpi.Min {
+				buf[0], buf[1] = -buf[0], -buf[1]
+			}
+		}
+	}
+	if err := reduceInto(c, dst, src, op, all); err != nil {
 		return zero, fmt.Errorf("reduce: %s: %w", name, err)
 	}
-	return buf[1], nil // zero on the ranks that receive nothing
+	if nanFlag && buf[3] != 0 { // zero on the ranks that receive nothing
+		return T(math.NaN()), nil
+	}
+	return buf[2], nil // zero on the ranks that receive nothing
 }
 
 // slice reduces src element-wise into dst after checking, collectively, that
