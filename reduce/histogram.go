@@ -11,7 +11,8 @@ import (
 // with edges[i] <= x < edges[i+1], as in gonum's stat.Histogram; values below
 // the first edge, values at or above the last, and NaNs are counted apart.
 // Make one with NewHistogram (gonum's floats.Span gives evenly spaced edges);
-// the zero value has no bins, and Add panics on it.
+// the zero value has no bins: Add panics on it, Merge gives it the edges of
+// what it merges, and MergeHistogram refuses it.
 type Histogram struct {
 	edges []float64
 	// One count per bin, then under, over and NaN: the layout that
@@ -64,9 +65,19 @@ func (h *Histogram) Add(x float64) {
 	h.counts[i]++
 }
 
-// Merge adds o's counts to h's. It panics if their edges differ.
+// Merge adds o's counts to h's. A Histogram with no bins (the zero value)
+// takes o's edges, so that a zero Histogram can total others, as a zero
+// Moments does. It panics if o is nil, or if both have bins and their edges
+// differ.
 func (h *Histogram) Merge(o *Histogram) {
-	if !slices.Equal(h.edges, o.edges) {
+	if o == nil {
+		panic("reduce: Histogram.Merge of a nil *Histogram")
+	}
+	if h.edges == nil {
+		h.edges, h.counts = slices.Clone(o.edges), slices.Clone(o.counts)
+		return
+	}
+	if o.edges != nil && !slices.Equal(h.edges, o.edges) {
 		panic("reduce: Histogram.Merge: the histograms have different edges")
 	}
 	for i, n := range o.counts {
