@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,5 +197,86 @@ func TestMinMaxNaN(t *testing.T) {
 			}
 		}
 		return errors.Join(wrong...)
+	})
+}
+
+// TestSliceMisuseProperty calls SumSlice and AllSumSlice with random
+// arguments per rank: src of the common length or not, dst nil, short, long,
+// right, src itself, or overlapping src. Every rank must return an error
+// exactly when some rank's arguments do not fit; without an error, dst holds
+// the sums; with one, neither dst nor src has changed.
+func TestSliceMisuseProperty(t *testing.T) {
+	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		rng := rand.New(rand.NewPCG(5, 6)) // the same draws on every rank
+		r, np := c.Rank(), c.Size()
+		for trial := range 400 {
+			all := rng.IntN(2) == 0
+			n := rng.IntN(6)
+			srcLen := make([]int, np)
+			dstKind := make([]int, np)
+			for q := range np {
+				srcLen[q] = n
+				if rng.IntN(8) == 0 {
+					srcLen[q] = rng.IntN(6)
+				}
+				dstKind[q] = rng.IntN(6)
+			}
+			// Rank r's arguments, in one buffer so that they can overlap.
+			buf := make([]int64, 2*srcLen[r]+2)
+			src := buf[:srcLen[r]]
+			for i := range src {
+				src[i] = int64(r*1000 + i)
+			}
+			var dst []int64
+			switch k := dstKind[r]; k {
+			case 0: // nil
+			case 1, 2: // shorter, longer (when they can be)
+				dst = make([]int64, max(0, srcLen[r]+2*k-3))
+			case 3: // right
+				dst = make([]int64, srcLen[r])
+			case 4: // src itself
+				dst = src
+			case 5: // src shifted by one, sharing all but one element
+				dst = buf[1 : 1+srcLen[r]]
+			}
+			// What every rank expects, from the draws they share.
+			wantErr := false
+			for q := range np {
+				dstLen := map[int]int{0: 0, 1: max(0, srcLen[q]-1), 2: srcLen[q] + 1}[dstKind[q]]
+				if dstKind[q] >= 3 {
+					dstLen = srcLen[q]
+				}
+				wantErr = wantErr || srcLen[q] != srcLen[0] || (all || q == 0) && dstLen != srcLen[q]
+			}
+			before := slices.Clone(buf)
+			dstBefore := slices.Clone(dst)
+			var err error
+			name := "SumSlice"
+			if all {
+				name = "AllSumSlice"
+				err = reduce.AllSumSlice(c, dst, src)
+			} else {
+				err = reduce.SumSlice(c, dst, src)
+			}
+			what := fmt.Sprintf("trial %d: %s with src lengths %v, dst kinds %v: rank %d", trial, name, srcLen, dstKind, r)
+			switch {
+			case wantErr && !errors.Is(err, reduce.ErrMismatch):
+				return fmt.Errorf("%s got %v, want an error wrapping ErrMismatch", what, err)
+			case wantErr && (!slices.Equal(buf, before) || !slices.Equal(dst, dstBefore)):
+				return fmt.Errorf("%s: the error left dst %v and src %v changed", what, dst, src)
+			case !wantErr && err != nil:
+				return fmt.Errorf("%s got %v", what, err)
+			case !wantErr && (all || r == 0):
+				for i, got := range dst {
+					want := int64(1000*np*(np-1)/2 + np*i)
+					if got != want {
+						return fmt.Errorf("%s: dst %v, element %d should be %d", what, dst, i, want)
+					}
+				}
+			case !wantErr && !slices.Equal(buf, before):
+				return fmt.Errorf("%s: changed its arguments, which it does not use", what)
+			}
+		}
+		return nil
 	})
 }
