@@ -70,7 +70,8 @@ func fold[T any](c mpi.Comm, name string, x T, op func(a, b T) T) (T, error) {
 
 // gatherValues collects x from every rank on rank 0, in rank order (nil
 // elsewhere). problem is what this rank found wrong with its other arguments,
-// nil if nothing; it is not sent. Every rank returns an error exactly when
+// nil if nothing; this rank then sends no value, and agree takes the
+// problem's text to every rank. Every rank returns an error exactly when
 // some rank has a problem, or a value fails to encode or decode, except when
 // a communication call itself fails.
 func gatherValues[T any](c mpi.Comm, x T, problem error) ([]T, error) {
