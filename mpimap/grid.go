@@ -1,6 +1,11 @@
 package mpimap
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"unsafe"
+)
 
 // Point is one combination of a Grid: one value from each list.
 type Point[T any] struct {
@@ -24,21 +29,39 @@ type Point[T any] struct {
 // The order is part of the API and will not change. Point i is the i'th
 // element of the result.
 //
-// An empty list gives no points; no lists give one point with no values, as
-// for an empty product in mathematics. Grid panics if the number of points
-// does not fit in an int.
+// An empty list gives no points, however long the other lists are; no lists
+// give one point with no values, as for an empty product in mathematics.
+// Grid panics, with a message starting "mpimap: Grid", if the number of
+// points, or the bytes the points and their values take, does not fit in an
+// int; a grid that fits in an int but not in memory fails as any allocation
+// does.
 func Grid[T any](lists ...[]T) []Point[T] {
+	for _, l := range lists {
+		if len(l) == 0 { // before any product: big lists may come first
+			return nil
+		}
+	}
+	// mul is a·b for a, b ≥ 0, with ok reporting whether it fits in an int.
+	mul := func(a, b int) (p int, ok bool) {
+		hi, lo := bits.Mul64(uint64(a), uint64(b))
+		return int(lo), hi == 0 && lo <= math.MaxInt
+	}
 	n := 1
 	for _, l := range lists {
-		if len(l) != 0 && n > math.MaxInt/len(l) {
+		var ok bool
+		if n, ok = mul(n, len(l)); !ok {
 			panic("mpimap: Grid has more points than fit in an int")
 		}
-		n *= len(l)
-	}
-	if n == 0 {
-		return nil
 	}
 	d := len(lists)
+	// The allocations below take n·d values and coordinates and n points:
+	// their sizes must not wrap around where the count alone did not.
+	var elem T
+	valueBytes, ok1 := mul(d, int(unsafe.Sizeof(elem))+int(unsafe.Sizeof(0)))
+	pointBytes := int(unsafe.Sizeof(Point[T]{})) + valueBytes
+	if _, ok2 := mul(n, pointBytes); !ok1 || !ok2 || pointBytes < 0 {
+		panic(fmt.Sprintf("mpimap: Grid of %d points of %d values takes more bytes than fit in an int", n, d))
+	}
 	// One backing array for all coordinates and one for all values, rather
 	// than two small allocations per point.
 	coords := make([]int, n*d)

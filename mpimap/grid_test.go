@@ -3,6 +3,7 @@ package mpimap
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +72,43 @@ func TestGridTooLargePanics(t *testing.T) {
 	// a slice of zero-size elements takes no memory.
 	big := make([]struct{}, math.MaxInt/2)
 	Grid(big, big[:3])
+}
+
+// TestGridEmptyProductOfBigLists: an empty list makes the product empty
+// whatever the other lists, in any position. Grid used to panic "more points
+// than fit in an int" when lists before the empty one multiplied past MaxInt.
+func TestGridEmptyProductOfBigLists(t *testing.T) {
+	big := make([]struct{}, math.MaxInt/2) // zero-size elements: no memory
+	for _, lists := range [][][]struct{}{
+		{big, big, {}},
+		{big, big, nil},
+		{{}, big, big},
+		{big, nil, big},
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Grid of %d lists, one empty: panic %v", len(lists), p)
+				}
+			}()
+			if g := Grid(lists...); len(g) != 0 {
+				t.Errorf("Grid of %d lists, one empty: %d points, want none", len(lists), len(g))
+			}
+		}()
+	}
+}
+
+// TestGridTooManyValuesPanics: a product that fits in an int, but whose
+// points and values take more bytes than an int counts, panics with Grid's
+// message, where it used to panic in make with "len out of range".
+func TestGridTooManyValuesPanics(t *testing.T) {
+	one := []struct{}{{}}
+	big := make([]struct{}, math.MaxInt/2)
+	defer func() {
+		p := recover()
+		if s, ok := p.(string); !ok || !strings.HasPrefix(s, "mpimap: Grid") {
+			t.Errorf("Grid of MaxInt/2 points of 4 values: panic %v, want Grid's own", p)
+		}
+	}()
+	Grid(big, one, one, one)
 }

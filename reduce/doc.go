@@ -25,9 +25,12 @@
 // Slices whose lengths differ across ranks, a dst of the wrong length, or
 // histograms with different edges are found by a collective check before
 // anything is combined, and every rank returns an error wrapping ErrMismatch:
-// no rank is left waiting, and none goes on with a wrong result. A Func value
-// that cannot be encoded on one rank is likewise an error on every rank.
-// Errors of the communication itself wrap the mpi package's *mpi.Error.
+// no rank is left waiting, and none goes on with a wrong result. A mistake
+// that one rank makes alone — a nil op for Func, a Func value that cannot be
+// encoded, a nil or zero Histogram — is likewise an error on every rank,
+// naming the rank. Every function returns an error, and does nothing, when
+// given the nil Comm that Split gives the ranks it leaves out. Errors of the
+// communication itself wrap the mpi package's *mpi.Error.
 //
 // # Arithmetic
 //
@@ -37,10 +40,11 @@
 // unsigned types; for signed types the C standard leaves overflow undefined,
 // so do not rely on the wrapped value there.
 //
-// Min and Max of floating-point values that include a NaN are left to the
-// implementation: MPI compares with C's < and > (the result depends on where
-// the NaN is), while Local ranks follow Go's min and max (NaN wins). Leave
-// NaNs out, or count them apart as Histogram does.
+// Min and Max of floating-point values are NaN when any rank's value is NaN,
+// under every MPI and on Local ranks alike: MPI itself compares with C's <
+// and >, where a NaN wins or vanishes by its position, so these functions
+// send a NaN flag beside the value, in the same single call. Whether the
+// minimum of 0 and -0 is 0 or -0 is still left to the implementation.
 //
 // MPI chooses the order in which it adds floating-point values, and that
 // order may change with the number of ranks and the MPI implementation: sums

@@ -17,7 +17,9 @@ import (
 // so the result does not depend on timing even when op is neither
 // associative nor commutative (floating-point sums, concatenation). Other
 // ranks return the zero value. op runs on rank 0 only, but must be non-nil on
-// every rank; a panic in op is not recovered (under mpi.Run it ends the job).
+// every rank: a nil op on any rank makes every rank return an error naming
+// that rank ("rank 1: nil op"), and op is not called. A panic in op is not
+// recovered (under mpi.Run it ends the job).
 //
 // Values of any type cross ranks by the rules of the module's codec, the same
 // as for mpimap.Map's results:
@@ -43,10 +45,16 @@ func Func[T any](c mpi.Comm, x T, op func(a, b T) T) (T, error) { return fold(c,
 // fold is Func, with the name of the public function for its errors.
 func fold[T any](c mpi.Comm, name string, x T, op func(a, b T) T) (T, error) {
 	var zero T
-	if op == nil {
-		return zero, fmt.Errorf("reduce: %s: nil op", name)
+	if err := checkComm(c, name); err != nil {
+		return zero, err
 	}
-	vals, err := gatherValues(c, x)
+	var problem error
+	if op == nil {
+		// Refused on every rank together: a rank that returned here would
+		// leave rank 0 waiting in Gather.
+		problem = fmt.Errorf("rank %d: nil op", c.Rank())
+	}
+	vals, err := gatherValues(c, x, problem)
 	if err != nil {
 		return zero, fmt.Errorf("reduce: %s: %w", name, err)
 	}
@@ -61,80 +69,63 @@ func fold[T any](c mpi.Comm, name string, x T, op func(a, b T) T) (T, error) {
 }
 
 // gatherValues collects x from every rank on rank 0, in rank order (nil
-// elsewhere). Its errors are the same on every rank, except for the failure
-// of a communication call itself.
-func gatherValues[T any](c mpi.Comm, x T) ([]T, error) {
+// elsewhere). problem is what this rank found wrong with its other arguments,
+// nil if nothing; this rank then sends no value, and agree takes the
+// problem's text to every rank. Every rank returns an error exactly when
+// some rank has a problem, or a value fails to encode or decode, except when
+// a communication call itself fails.
+func gatherValues[T any](c mpi.Comm, x T, problem error) ([]T, error) {
 	cd, err := codec.New[T]()
 	if err != nil {
 		return nil, err // decided by the type, so the same on every rank
 	}
-	// Each rank's message starts with a status byte: the encoded value
-	// follows, or the text of the encoding error.
-	msg, encErr := cd.Append([]byte{statusValue}, []T{x})
-	if encErr != nil {
-		msg = fmt.Appendf([]byte{statusError}, "rank %d: cannot encode %v: %v", c.Rank(), reflect.TypeFor[T](), encErr)
+	// Each rank's message is a status byte, then the encoded value. A rank
+	// with a problem sends no value: it reports the problem itself below.
+	msg := []byte{statusProblem}
+	if problem == nil {
+		var encErr error
+		msg, encErr = cd.Append([]byte{statusValue}, []T{x})
+		if encErr != nil {
+			msg = []byte{statusProblem}
+			problem = fmt.Errorf("rank %d: cannot encode %v: %w", c.Rank(), reflect.TypeFor[T](), encErr)
+		}
 	}
 	parts, err := c.Gather(0, msg)
 	if err != nil {
 		return nil, err
 	}
 	var vals []T
-	var problems []string
-	if c.Rank() == 0 {
+	if c.Rank() == 0 && problem == nil {
+		// Rank 0 adds what went wrong with the others' messages to its own
+		// problems: a value that does not decode (a GobDecode that fails).
 		vals = make([]T, len(parts))
+		var bad []string
 		for r, p := range parts {
 			switch {
-			case len(p) > 0 && p[0] == statusError:
-				problems = append(problems, string(p[1:]))
 			case len(p) == 0:
-				problems = append(problems, fmt.Sprintf("rank %d sent an empty message", r))
+				bad = append(bad, fmt.Sprintf("rank %d sent an empty message", r))
+			case p[0] == statusProblem: // that rank reports it
 			default:
 				if err := cd.Decode(vals[r:r+1], p[1:]); err != nil {
-					problems = append(problems, fmt.Sprintf("rank %d: %v", r, err))
+					bad = append(bad, fmt.Sprintf("rank %d: cannot decode %v: %v", r, reflect.TypeFor[T](), err))
 				}
 			}
 		}
-	}
-	if cd.Fixed() {
-		// Fixed-size values always encode, to the same size: only a job
-		// that mixes binaries has problems here, and rank 0 reports them
-		// without a second collective.
-		if len(problems) > 0 {
-			return nil, errors.New(strings.Join(problems, "; "))
+		if len(bad) > 0 {
+			problem = errors.New(strings.Join(bad, "; "))
 		}
-		return vals, nil
 	}
-	// Whether a gob value encodes depends on the value (what an interface
-	// holds, a nil pointer): rank 0 tells every rank what went wrong, so
-	// that either all ranks return an error or none does.
-	if len(problems) > maxProblems {
-		problems = append(problems[:maxProblems], fmt.Sprintf("and %d more ranks", len(problems)-maxProblems))
-	}
-	verdict, err := c.Bcast(0, []byte(strings.Join(problems, "; ")))
+	_, verdict, err := agree(c, problem)
 	if err != nil {
 		return nil, err
 	}
-	if len(verdict) > 0 {
-		return nil, &encodingError{msg: string(verdict), err: encErr}
+	if verdict != nil {
+		return nil, verdict
 	}
 	return vals, nil
 }
 
 const (
 	statusValue byte = iota
-	statusError
+	statusProblem
 )
-
-// maxProblems is the most ranks whose failures an error spells out: on a
-// thousand ranks with the same bad value, the first few say it all.
-const maxProblems = 3
-
-// encodingError is the same text on every rank; on a rank whose own value
-// failed to encode it also wraps that rank's error.
-type encodingError struct {
-	msg string
-	err error
-}
-
-func (e *encodingError) Error() string { return e.msg }
-func (e *encodingError) Unwrap() error { return e.err }

@@ -237,7 +237,7 @@ func TestFuncErrors(t *testing.T) {
 			return err
 		}
 
-		// A nil op is refused before any communication.
+		// A nil op on every rank is refused on every rank.
 		if _, err := reduce.Func[int](c, 1, nil); err == nil {
 			return errors.New("Func with a nil op: no error")
 		}

@@ -11,7 +11,8 @@ import (
 // with edges[i] <= x < edges[i+1], as in gonum's stat.Histogram; values below
 // the first edge, values at or above the last, and NaNs are counted apart.
 // Make one with NewHistogram (gonum's floats.Span gives evenly spaced edges);
-// the zero value has no bins, and Add panics on it.
+// the zero value has no bins: Add panics on it, Merge gives it the edges of
+// what it merges, and MergeHistogram refuses it.
 type Histogram struct {
 	edges []float64
 	// One count per bin, then under, over and NaN: the layout that
@@ -64,9 +65,19 @@ func (h *Histogram) Add(x float64) {
 	h.counts[i]++
 }
 
-// Merge adds o's counts to h's. It panics if their edges differ.
+// Merge adds o's counts to h's. A Histogram with no bins (the zero value)
+// takes o's edges, so that a zero Histogram can total others, as a zero
+// Moments does. It panics if o is nil, or if both have bins and their edges
+// differ.
 func (h *Histogram) Merge(o *Histogram) {
-	if !slices.Equal(h.edges, o.edges) {
+	if o == nil {
+		panic("reduce: Histogram.Merge of a nil *Histogram")
+	}
+	if h.edges == nil {
+		h.edges, h.counts = slices.Clone(o.edges), slices.Clone(o.counts)
+		return
+	}
+	if o.edges != nil && !slices.Equal(h.edges, o.edges) {
 		panic("reduce: Histogram.Merge: the histograms have different edges")
 	}
 	for i, n := range o.counts {
@@ -108,17 +119,16 @@ func (h *Histogram) extra(k int) int64 {
 }
 
 // MergeHistogram returns, on rank 0, a histogram with the counts of every
-// rank's h added up; other ranks get nil. h is not changed. The edges must be
-// the same on every rank; if they are not, every rank returns an error
-// wrapping ErrMismatch.
+// rank's h added up; other ranks get nil. h is not changed. If h is nil or was
+// not made with NewHistogram on some rank, every rank returns an error naming
+// that rank. The edges must be the same on every rank; if they are not, every
+// rank returns an error wrapping ErrMismatch.
 func MergeHistogram(c mpi.Comm, h *Histogram) (*Histogram, error) {
-	// A zero Histogram takes part in the check as one with no edges, so that
-	// its rank fails together with the others rather than leave them waiting.
-	if err := checkEdges(c, h.edges); err != nil {
-		return nil, fmt.Errorf("reduce: MergeHistogram: %w", err)
+	if err := checkComm(c, "MergeHistogram"); err != nil {
+		return nil, err
 	}
-	if h.edges == nil { // on every rank, after the check
-		return nil, fmt.Errorf("reduce: MergeHistogram: Histograms with no bins: use NewHistogram")
+	if err := checkEdges(c, h); err != nil {
+		return nil, fmt.Errorf("reduce: MergeHistogram: %w", err)
 	}
 	var out *Histogram
 	var dst []int64
@@ -132,25 +142,43 @@ func MergeHistogram(c mpi.Comm, h *Histogram) (*Histogram, error) {
 	return out, nil
 }
 
-// checkEdges makes sure that every rank has the same edges: first their
-// number, then, in one call, the maximum of (e, -e), which is (e, -e) itself
-// on every rank only if all agree. Every rank reaches the same verdict.
-func checkEdges(c mpi.Comm, edges []float64) error {
-	if err := checkLengths(c, len(edges), false, 0); err != nil {
-		return fmt.Errorf("edges: %w", err)
+// checkEdges makes sure that every rank has a Histogram with the same edges:
+// first that each has some and their number, in one call, then, in another,
+// the maximum of (e, -e), which is (e, -e) itself on every rank only if all
+// agree. Every rank reaches the same verdict.
+func checkEdges(c mpi.Comm, h *Histogram) error {
+	var problem error
+	switch {
+	case h == nil:
+		problem = fmt.Errorf("the Histogram on rank %d is nil", c.Rank())
+	case h.edges == nil:
+		problem = fmt.Errorf("the Histogram on rank %d has no bins: a zero Histogram, not made with NewHistogram", c.Rank())
 	}
-	n := len(edges)
-	buf := make([]float64, 2*n)
+	var edges []float64
+	if problem == nil {
+		edges = h.edges
+	}
+	n := int64(len(edges))
+	hilo, verdict, err := agree(c, problem, n, -n)
+	switch {
+	case err != nil:
+		return err
+	case verdict != nil:
+		return verdict
+	case hilo[0] != -hilo[1]:
+		return fmt.Errorf("%w: %d edges on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), -hilo[1], hilo[0])
+	}
+	buf := make([]float64, 2*len(edges))
 	for i, e := range edges {
-		buf[i], buf[n+i] = e, -e
+		buf[i], buf[len(edges)+i] = e, -e
 	}
-	hi := make([]float64, 2*n)
+	hi := make([]float64, len(buf))
 	if err := reduceInto(c, hi, buf, mpi.Max, true); err != nil {
 		return err
 	}
-	for i := range n {
-		if lo := -hi[n+i]; hi[i] != lo {
-			return fmt.Errorf("%w: edge %d is %v on rank %d, from %v to %v across ranks", ErrMismatch, i, edges[i], c.Rank(), lo, hi[i])
+	for i, e := range edges {
+		if lo := -hi[len(edges)+i]; hi[i] != lo {
+			return fmt.Errorf("%w: edge %d is %v on rank %d, from %v to %v across ranks", ErrMismatch, i, e, c.Rank(), lo, hi[i])
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/floats"
@@ -177,4 +178,36 @@ func TestHistogramLocal(t *testing.T) {
 	if zero.N() != 0 || zero.Under() != 0 || len(zero.Counts()) != 0 {
 		t.Errorf("a zero Histogram reports values")
 	}
+}
+
+// TestHistogramMergeIntoZero totals histograms into a zero Histogram, which
+// used to panic "different edges", and merges a nil one, which used to panic
+// with a nil dereference and now says what is wrong.
+func TestHistogramMergeIntoZero(t *testing.T) {
+	a := reduce.NewHistogram([]float64{0, 1, 2})
+	a.Add(0.5)
+	a.Add(3)
+	b := reduce.NewHistogram([]float64{0, 1, 2})
+	b.Add(1.5)
+	var total reduce.Histogram
+	total.Merge(&reduce.Histogram{}) // nothing to take yet
+	total.Merge(a)
+	total.Merge(&reduce.Histogram{}) // nothing to add
+	total.Merge(b)
+	if got := total.Counts(); !slices.Equal(got, []int64{1, 1}) || total.Over() != 1 || !slices.Equal(total.Edges(), []float64{0, 1, 2}) {
+		t.Errorf("zero Histogram after merging two: counts %v, over %d, edges %v", got, total.Over(), total.Edges())
+	}
+	if a.N() != 2 || b.N() != 1 {
+		t.Errorf("Merge changed its argument: N %d and %d, want 2 and 1", a.N(), b.N())
+	}
+	total.Add(0.1) // total has its own counts, not a's
+	if a.Counts()[0] != 1 {
+		t.Errorf("adding to the total changed a: %v", a.Counts())
+	}
+	defer func() {
+		if p, _ := recover().(string); !strings.Contains(p, "nil *Histogram") {
+			t.Errorf("Merge of nil: panic %q, want one naming the nil *Histogram", p)
+		}
+	}()
+	total.Merge(nil)
 }

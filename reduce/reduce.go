@@ -28,19 +28,22 @@ var ErrMismatch = errors.New("arguments do not match")
 func Sum[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "Sum", x, mpi.Sum, false) }
 
 // Min returns the least x of any rank on rank 0, and the zero value elsewhere.
+// For floating-point types it is NaN if x is NaN on any rank.
 func Min[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "Min", x, mpi.Min, false) }
 
 // Max returns the greatest x of any rank on rank 0, and the zero value
-// elsewhere.
+// elsewhere. For floating-point types it is NaN if x is NaN on any rank.
 func Max[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "Max", x, mpi.Max, false) }
 
 // AllSum returns the sum of x over every rank, on every rank.
 func AllSum[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "AllSum", x, mpi.Sum, true) }
 
-// AllMin returns the least x of any rank, on every rank.
+// AllMin returns the least x of any rank, on every rank; NaN if x is a
+// floating-point NaN on any rank.
 func AllMin[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "AllMin", x, mpi.Min, true) }
 
-// AllMax returns the greatest x of any rank, on every rank.
+// AllMax returns the greatest x of any rank, on every rank; NaN if x is a
+// floating-point NaN on any rank.
 func AllMax[T Number](c mpi.Comm, x T) (T, error) { return scalar(c, "AllMax", x, mpi.Max, true) }
 
 // SumSlice sets dst[i] on rank 0 to the sum of src[i] over every rank. src
@@ -62,7 +65,7 @@ func AllSumSlice[T Number](c mpi.Comm, dst, src []T) error {
 
 // scalarBufs recycles scalar's src and dst, which escape into the Comm (an
 // interface) and would otherwise be allocated on every call: a scan that
-// reduces a value per step would make garbage at MPI's rate. It holds *[2]T
+// reduces a value per step would make garbage at MPI's rate. It holds *[4]T
 // of whatever T was last used; another T allocates its own.
 var scalarBufs sync.Pool
 
@@ -70,37 +73,84 @@ var scalarBufs sync.Pool
 // one element is one element on every rank. AllSum of one float64 is the
 // figure benchmarked against C's MPI_Allreduce.
 func scalar[T Number](c mpi.Comm, name string, x T, op mpi.Op, all bool) (T, error) {
-	buf, ok := scalarBufs.Get().(*[2]T)
+	var zero T
+	if err := checkComm(c, name); err != nil {
+		return zero, err
+	}
+	buf, ok := scalarBufs.Get().(*[4]T)
 	if !ok {
-		buf = new([2]T)
+		buf = new([4]T)
 	}
 	defer scalarBufs.Put(buf)
 	// A recycled buf holds the last call's values, and the ranks that
 	// receive nothing must return zero, not those.
-	buf[0], buf[1] = x, 0
-	if err := reduceInto(c, buf[1:], buf[:1], op, all); err != nil {
-		var zero T
+	*buf = [4]T{x}
+	src, dst := buf[:1], buf[2:3]
+	t := mpi.TypeOf[T]()
+	nanFlag := op != mpi.Sum && (t == mpi.Float32 || t == mpi.Float64)
+	if nanFlag {
+		// MPI compares with C's < and >, which a NaN fails on whichever
+		// side it is: it would win or vanish by its rank. So a NaN travels
+		// as the infinity that loses, with a flag beside it that wins, in
+		// the same call: -1 under Min, 1 under Max.
+		src, dst = buf[:2], buf[2:4]
+		if x != x {
+			buf[0], buf[1] = T(math.Inf(-1)), 1
+			if op == mpi.Min {
+				buf[0], buf[1] = -buf[0], -buf[1]
+			}
+		}
+	}
+	if err := reduceInto(c, dst, src, op, all); err != nil {
 		return zero, fmt.Errorf("reduce: %s: %w", name, err)
 	}
-	return buf[1], nil // zero on the ranks that receive nothing
+	if nanFlag && buf[3] != 0 { // zero on the ranks that receive nothing
+		return T(math.NaN()), nil
+	}
+	return buf[2], nil // zero on the ranks that receive nothing
 }
 
 // slice reduces src element-wise into dst after checking, collectively, that
 // the lengths fit on every rank.
 func slice[T Number](c mpi.Comm, name string, dst, src []T, op mpi.Op, all bool) error {
-	usesDst := all || c.Rank() == 0
-	if err := checkLengths(c, len(src), usesDst && len(dst) != len(src), len(dst)); err != nil {
+	if err := checkComm(c, name); err != nil {
+		return err
+	}
+	if err := checkLengths(c, len(dst), len(src), all || c.Rank() == 0); err != nil {
 		return fmt.Errorf("reduce: %s: %w", name, err)
 	}
 	if len(src) == 0 {
 		return nil // the same on every rank: nothing to send
 	}
-	if usesDst && overlap(dst, src) {
+	if (all || c.Rank() == 0) && overlap(dst, src) {
 		// MPI forbids aliased send and receive buffers.
 		src = slices.Clone(src)
 	}
 	if err := reduceInto(c, dst, src, op, all); err != nil {
 		return fmt.Errorf("reduce: %s: %w", name, err)
+	}
+	return nil
+}
+
+// checkLengths makes sure, in one collective call, that src has the same
+// length on every rank and, where usesDst, that dst has src's length. Every
+// rank gets the same answer, so either all go on to reduce or all return an
+// error wrapping ErrMismatch.
+func checkLengths(c mpi.Comm, dstLen, srcLen int, usesDst bool) error {
+	var problem error
+	if usesDst && dstLen != srcLen {
+		problem = fmt.Errorf("dst has %d elements on rank %d, src %d", dstLen, c.Rank(), srcLen)
+	}
+	// The maximum of (n, -n) gives the largest and the smallest n at once.
+	n := int64(srcLen)
+	hilo, verdict, err := agree(c, problem, n, -n)
+	switch {
+	case err != nil:
+		return err
+	case verdict != nil:
+		return fmt.Errorf("%w: %w", ErrMismatch, verdict)
+	case hilo[0] != -hilo[1]:
+		return fmt.Errorf("%w: src has %d elements on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), -hilo[1], hilo[0])
 	}
 	return nil
 }
@@ -115,8 +165,8 @@ var maxCount = math.MaxInt32
 // than one MPI call allows go in chunks, the same on every rank.
 func reduceInto[T Number](c mpi.Comm, dst, src []T, op mpi.Op, all bool) error {
 	t := mpi.TypeOf[T]()
-	for off := 0; off < len(src); off += maxCount {
-		end := min(len(src), off+maxCount)
+	for off := 0; off < len(src); {
+		end := off + min(maxCount, len(src)-off) // off+maxCount may overflow
 		s := mpi.Bytes(src[off:end])
 		var d []byte
 		if all || c.Rank() == 0 {
@@ -131,33 +181,7 @@ func reduceInto[T Number](c mpi.Comm, dst, src []T, op mpi.Op, all bool) error {
 		if err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// checkLengths makes sure, in one collective call, that n (the length of src)
-// is the same on every rank and that no rank has a dst of the wrong length
-// (badDst, with dstLen its length). Every rank gets the same answer, so
-// either all go on to reduce or all return the error.
-func checkLengths(c mpi.Comm, n int, badDst bool, dstLen int) error {
-	// The maximum of (n, -n) gives the largest and the smallest n at once;
-	// the third element names the highest rank with a bad dst, plus one.
-	in := []int64{int64(n), -int64(n), 0}
-	if badDst {
-		in[2] = int64(c.Rank()) + 1
-	}
-	out := make([]int64, 3)
-	if err := c.Allreduce(mpi.Bytes(out), mpi.Bytes(in), mpi.Int64, mpi.Max); err != nil {
-		return err
-	}
-	if hi, lo := out[0], -out[1]; hi != lo {
-		return fmt.Errorf("%w: src has %d elements on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), lo, hi)
-	}
-	if bad := int(out[2]) - 1; bad >= 0 {
-		if badDst {
-			return fmt.Errorf("%w: dst has %d elements on rank %d, src %d", ErrMismatch, dstLen, c.Rank(), n)
-		}
-		return fmt.Errorf("%w: dst on rank %d does not have src's %d elements", ErrMismatch, bad, n)
+		off = end
 	}
 	return nil
 }
