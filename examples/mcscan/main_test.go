@@ -492,7 +492,7 @@ func TestJournalResumeSaysWhatItSkips(t *testing.T) {
 		}
 		if resumed := strings.Contains(said.String(), "resuming:"); resumed != (wantSaid != "") ||
 			!strings.Contains(said.String(), wantSaid) ||
-			resumed && !strings.Contains(said.String(), "(8 of them from the journal)") {
+			resumed && !strings.Contains(said.String(), "(8 of them from the journal "+journal+")") {
 			t.Errorf("run %d said:\n%s\nwant %q and the count in the summary", run, said.String(), wantSaid)
 		}
 		got, err := numbers(filepath.Join(out, "scan.csv"))
