@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/hpcmap/hpcmap/internal/mpitest"
 	"github.com/hpcmap/hpcmap/mpi"
 )
 
@@ -245,5 +248,36 @@ func TestShardJournals(t *testing.T) {
 	}
 	if _, err := os.Stat(journal); err == nil {
 		t.Errorf("the shards wrote the unsharded journal %s", journal)
+	}
+}
+
+// The README's mcscan commands run as shown, one after another (on a
+// smaller grid, added to each but a merge, which takes its shards').
+func TestREADMECommands(t *testing.T) {
+	if mpitest.RealMPI() {
+		t.Skip("the README is read by the plain test run")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := regexp.MustCompile(`(?m)^(?:mpirun\.openmpi -np (\d+) )?bin/mcscan ([^#\n]*)`)
+	found := command.FindAllSubmatch(readme, -1)
+	if len(found) < 3 {
+		t.Fatalf("the README shows %d mcscan commands, want at least a scan, a shard and a merge", len(found))
+	}
+	t.Chdir(t.TempDir())
+	for _, m := range found {
+		np := 1
+		if len(m[1]) > 0 {
+			np, _ = strconv.Atoi(string(m[1]))
+		}
+		cmd := strings.Fields(string(m[2]))
+		if !slices.Contains(cmd, "-merge") {
+			cmd = append(cmd, small...)
+		}
+		if said, err := scan(np, cmd...); err != nil {
+			t.Errorf("%s: %v\n%s", m[0], err, said)
+		}
 	}
 }
