@@ -25,7 +25,7 @@ mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
 state=${HPCMAP_SLURM_STATE:-/tmp/hpcmap-slurm-test}
 limit=${HPCMAP_SLURM_TIMEOUT:-120}
 
-for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc"; do
+for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc" "$mpich_bin/mcscan"; do
 	if [[ ! -x $b ]]; then
 		say "missing $b: run make build and make build MPI=mpich first"
 		exit 1
@@ -241,11 +241,11 @@ else
 fi
 
 # --- a time-limit warning: drain, requeue, carry on from the journal ---------------
-# What mcscan.sbatch does under --signal=B:TERM@N --requeue, for real. Slurm
-# delivers that warning as a TERM to the batch shell alone (B:), and so does
-# scancel --batch --signal=TERM, at once (Slurm 22.05: sbatch(1) --signal,
+# What mcscan.sbatch does under --signal=B:USR1@N --requeue, for real. Slurm
+# delivers that warning as a USR1 to the batch shell alone (B:), and so does
+# scancel --batch --signal=USR1, at once (Slurm 22.05: sbatch(1) --signal,
 # scancel(1) --batch; both signal the batch step with KILL_JOB_BATCH, and a
-# job with --time=1 --signal=B:TERM@50 left the same log). This grid takes a
+# job with --time=1 --signal=B:USR1@50 left the same log). This grid takes a
 # few seconds, so that the signal lands between its first and last point.
 slow_grid=(-betas 0.5,1,2 -ms 1,2 -hs 0.25,0.5,1,2.5 -iterations 6000000)
 slow_points=24
@@ -287,7 +287,7 @@ check_requeue() {
 	}
 	job=$(head -n1 requeue.id)
 	job=${job%%;*}
-	out=mcscan-$job.out journal=mcscan-$job.journal
+	out=mcscan-$job.out journal=mcscan-$job/scan.journal
 
 	# or_over CMD... succeeds when CMD does or when the job is over (sbatch
 	# --wait returned): a wait for something the job will never do ends early.
@@ -301,8 +301,8 @@ check_requeue() {
 		abandon "no point of job $job in its journal $journal after 30 s, or the job ended"
 		return
 	fi
-	scancel --batch --signal=TERM "$job" || {
-		abandon "scancel --batch --signal=TERM $job failed"
+	scancel --batch --signal=USR1 "$job" || {
+		abandon "scancel --batch --signal=USR1 $job failed"
 		return
 	}
 	# The ranks finish the points they run, then the script requeues the job:
@@ -349,7 +349,7 @@ check_requeue() {
 	else
 		fail "requeue: want 0 < $at_signal (at the warning) < $at_requeue (at the requeue) < $slow_points points journaled: the points in flight must finish"
 	fi
-	grep -q '^mcscan.sbatch: time limit near: stopping the scan, journal kept' "$out" ||
+	grep -q '^mcscan.sbatch: time limit near (USR1): stopping the scan, journal kept' "$out" ||
 		fail "requeue: no drain message in $out"
 	# srun answers a TERM of its own with SIGKILL for the ranks.
 	! grep -q 'forcing job termination' "$out" || fail "requeue: the ranks were killed, not drained"
@@ -375,6 +375,122 @@ check_requeue() {
 	fi
 }
 check_requeue
+
+# --- scancel: drain, and end for good ------------------------------------------------
+# A user who cancels a job means it: scancel's TERM reaches the batch shell
+# and the ranks; the ranks drain into the journal, and the job ends
+# CANCELLED, never requeued, though submitted with --requeue.
+check_cancel() {
+	local t sbatch_pid out journal state at_cancel after rc=0
+	t=$(now)
+	timeout "$limit" sbatch --parsable --wait --requeue "$here/mcscan.sbatch" "${slow_grid[@]}" >cancel.id &
+	sbatch_pid=$!
+	job=
+	wait_for 10 test -s cancel.id || {
+		fail "cancel: sbatch printed no job id in 10 s"
+		kill "$sbatch_pid" 2>/dev/null || true
+		return
+	}
+	job=$(head -n1 cancel.id)
+	job=${job%%;*}
+	out=mcscan-$job.out journal=mcscan-$job/scan.journal
+	or_over() { "$@" || all_gone "$sbatch_pid"; }
+	started() {
+		at_cancel=$(journal_done "$journal")
+		((at_cancel > 0))
+	}
+	if ! wait_for 30 or_over started || ! started; then
+		fail "cancel: no point of job $job in its journal $journal after 30 s, or the job ended"
+		scancel "$job" 2>/dev/null || true
+		wait "$sbatch_pid" 2>/dev/null || true
+		show "$out"
+		return
+	fi
+	scancel "$job"
+	# sbatch --wait returns once the job has ended; a requeued job would be
+	# pending again instead.
+	if ! wait_for 30 all_gone "$sbatch_pid"; then
+		state=$(scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z]* .*Restarts=[0-9]*' || true)
+		fail "cancel: job $job still not over 30 s after scancel ($state): requeued?"
+		scancel "$job" 2>/dev/null || true
+		wait_for 10 all_gone "$sbatch_pid" || kill "$sbatch_pid" 2>/dev/null || true
+		wait "$sbatch_pid" 2>/dev/null || true
+		show "$out"
+		return
+	fi
+	wait "$sbatch_pid" || rc=$?
+	say "mcscan.sbatch --requeue, cancelled: job $job exit $rc in $(since "$t") s"
+	local before=$failures
+	# Ending, or ended and forgotten (MinJobAge): never pending or running
+	# again, never restarted.
+	settled() {
+		state=$(scontrol show job "$job" 2>/dev/null || true)
+		[[ -z $state || $state == *JobState=CANCELLED* ]]
+	}
+	wait_for 15 settled || true
+	if [[ -n $state && ($state != *JobState=CANCELLED* || $state != *Restarts=0*) ]]; then
+		fail "cancel: job $job: want JobState=CANCELLED and Restarts=0, got $(grep -o 'JobState=[A-Z]*' <<<"$state") $(grep -o 'Restarts=[0-9]*' <<<"$state")"
+	fi
+	grep -q '^mcscan.sbatch: cancelled or at the time limit (TERM): stopping the scan, journal kept' "$out" &&
+		grep -q '^mcscan.sbatch: the job ends here' "$out" || fail "cancel: no message of the cancel in $out"
+	! grep -q 'time limit near' "$out" || fail "cancel: the script took scancel's TERM for the time-limit warning"
+	(($(grep -c '^placement: ' "$out") == 1)) || fail "cancel: want one run's placement line in $out, the job ran again"
+	after=$(journal_done "$journal")
+	if ((after >= at_cancel && after < slow_points)); then
+		pass "cancel: job $job ended for good, CANCELLED and not requeued; $after of $slow_points points journaled ($at_cancel at the scancel)"
+	else
+		fail "cancel: want $at_cancel ≤ points journaled < $slow_points after the cancel, got $after"
+	fi
+	((failures == before)) || show "$out"
+}
+check_cancel
+
+# --- the scan on MPICH, with srun's PMI plugin for it --------------------------------
+if HPCMAP_BIN=$mpich_bin submit mcscan.sbatch "${grid[@]}" -schedule cyclic; then
+	check_scan "mcscan, MPICH" "mcscan-$job/scan.csv" "mcscan-$job.out" "$names"
+	[[ -z $whole ]] || check_same "mcscan, MPICH" "mcscan-$job/scan.csv" "$whole" "MPICH's scan equals OpenMPI's"
+else
+	fail "mcscan.sbatch with the MPICH build failed"
+	show "mcscan-$job.out"
+fi
+
+# --- CPUs per task reach the ranks through srun ----------------------------------------
+if submit --ntasks-per-node=1 --cpus-per-task=2 mcscan.sbatch "${grid[@]}"; then
+	check_placement "mcscan --cpus-per-task=2" "mcscan-$job.out" "placement: 2 ranks on $hosts, 2 workers per rank"
+else
+	fail "mcscan.sbatch --cpus-per-task=2 failed"
+	show "mcscan-$job.out"
+fi
+
+# --- more shards than points, a trace and one -journal for all ---------------------------
+# Shards 4 and 5 of a 4-point grid are empty: a success. Each shard keeps its
+# own journal, named after it; the merge runs.
+tiny=(-betas 0.5,1 -ms 1 -hs 0.5,1 -iterations 20000)
+if submit --array=0-5 array.sbatch "${tiny[@]}" -trace -journal arr.journal; then
+	queue_empty() { [[ -z $(squeue -h -o %A) ]]; }
+	wait_for "$limit" queue_empty || fail "empty shards: the merge job did not finish in $limit s"
+	points=4 check_scan "empty shards" "array-$job/scan.csv" "$(ls -t array-merge-*.out 2>/dev/null | head -n1)"
+	journals=$(ls arr.shard-*-of-6.journal 2>/dev/null | wc -l)
+	if ((journals == 6)); then pass "empty shards: a journal per shard (arr.shard-i-of-6.journal)"; else
+		fail "empty shards: $journals journals arr.shard-*-of-6.journal, want 6"
+	fi
+else
+	fail "array.sbatch with empty shards failed"
+	for f in array-"$job"_*.out; do show "$f"; done
+fi
+
+# --- a failed shard rerun with other settings is refused -----------------------------------
+if [[ -s array-$job/scan.csv ]]; then
+	arr=$job
+	if submit --array=1 array.sbatch -shards 6 -out "array-$arr" "${tiny[@]}" -iterations 30000; then
+		fail "a shard rerun with -iterations 30000 among shards of 20000 succeeded"
+	elif grep -q "holds a scan of other settings (-iterations 20000 there, 30000 here)" "array-${job}_1.out"; then
+		pass "a shard rerun with other settings: refused, saying -iterations 20000 there, 30000 here"
+	else
+		fail "a shard rerun with other settings: want the reason in array-${job}_1.out"
+		show "array-${job}_1.out"
+	fi
+fi
 
 # --- mpirun inside the allocation -------------------------------------------------
 if submit mpirun.sbatch -n 100; then check_auc mpirun "mpirun-$job.out"; else
