@@ -53,7 +53,7 @@ func parseFlags(c mpi.Comm, args []string, stdout io.Writer) (config, error) {
 	fs.Func("ms", "quadratic coefficients m, comma-separated `list` (default: the classic 9)", floats(&cfg.ms))
 	fs.Func("hs", "proposal half-widths h, comma-separated `list` (default 0.25,0.5,1,2.5)", floats(&cfg.hs))
 	cfg.iterations = 100000
-	fs.Func("iterations", "measured Metropolis steps per `n`, such as 100000 or 1e6 (default 100000)", count(&cfg.iterations, batches))
+	fs.Func("iterations", "measured Metropolis steps per `n`, such as 100000 or 1e6 (default 100000)", count(&cfg.iterations, batches, maxIterations))
 	fs.Func("target-err", "double a point's steps (up to 64×) until x2_err ≤ this `fraction` × x2; 0: fixed steps (default 0)", fraction(&cfg.targetErr))
 	fs.Func("seed", "random `seed` (default 1)", func(s string) error {
 		v, err := strconv.ParseUint(s, 0, 64)
@@ -66,8 +66,8 @@ func parseFlags(c mpi.Comm, args []string, stdout io.Writer) (config, error) {
 	fs.StringVar(&cfg.out, "out", "mc_data", "output `directory`")
 	schedule := fs.String("schedule", "dynamic", "block, cyclic, dynamic or guided")
 	cfg.chunk = 1
-	fs.Func("chunk", "points per message (dynamic), least chunk (guided) (default 1)", count(&cfg.chunk, 1))
-	fs.Func("workers", "goroutines per rank (default 0: GOMAXPROCS)", count(&cfg.workers, 0))
+	fs.Func("chunk", "points per message (dynamic), least chunk (guided) (default 1)", count(&cfg.chunk, 1, maxChunk))
+	fs.Func("workers", "goroutines per rank (default 0: GOMAXPROCS)", count(&cfg.workers, 0, maxWorkers))
 	fs.BoolVar(&cfg.perPoint, "per-point", false, "also write one file per point")
 	fs.BoolVar(&cfg.pictures, "pictures", true, "draw the pictures (a whole grid only)")
 	shard := fs.String("shard", "", "run only shard `i/k` of the grid: the points whose index mod k is i")
@@ -75,7 +75,7 @@ func parseFlags(c mpi.Comm, args []string, stdout io.Writer) (config, error) {
 	fs.BoolVar(&cfg.trace, "trace", false, "write trace.csv in -out, when and where each point ran, and draw it as trace.png")
 	fs.StringVar(&cfg.journal, "journal", "", "record finished points in `FILE` (a shard in FILE with .shard-i-of-k before its extension); run again with the same file to resume")
 	fs.BoolVar(&cfg.progress, "progress", false, "report points done, rate and time left as the scan runs")
-	fs.BoolVar(&cfg.force, "force", false, "replace the files of a scan with other settings in -out")
+	fs.BoolVar(&cfg.force, "force", false, "replace the files of a scan of other settings in -out (scan.journal there too)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) && c.Rank() == 0 {
 			fmt.Fprintln(stdout, "usage: mcscan [flags]: a Monte Carlo scan over a β × m × h grid (see the package documentation)")
@@ -141,6 +141,9 @@ func floats(dst *[]float64) func(string) error {
 		var vs []float64
 		for _, f := range strings.Split(s, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if errors.Is(err, strconv.ErrRange) {
+				return fmt.Errorf("%q is beyond float64's range", f)
+			}
 			if err != nil {
 				return fmt.Errorf("%q is not a number", f)
 			}
@@ -151,25 +154,39 @@ func floats(dst *[]float64) func(string) error {
 	}
 }
 
-// count sets *dst from a whole number of at least least, written as one
+// count sets *dst from a whole number from least to most, written as one
 // (100000) or in exponent form (1e5).
-func count(dst *int, least int) func(string) error {
+func count(dst *int, least, most int) func(string) error {
 	return func(s string) error {
 		v, err := strconv.Atoi(s)
 		if err != nil {
 			f, ferr := strconv.ParseFloat(s, 64)
-			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			switch {
+			case ferr == nil && f == math.Trunc(f) && math.Abs(f) > float64(most):
+				return fmt.Errorf("want at most %d", most)
+			case ferr != nil || f != math.Trunc(f):
 				return errors.New("want a whole number, such as 100 or 1e5")
 			}
 			v = int(f)
 		}
-		if v < least {
+		switch {
+		case v < least:
 			return fmt.Errorf("want at least %d", least)
+		case v > most:
+			return fmt.Errorf("want at most %d", most)
 		}
 		*dst = v
 		return nil
 	}
 }
+
+// Bounds of the counts: a chain of 2⁵³ steps would run for years, and a
+// rank's goroutines beyond some thousands only cost memory.
+const (
+	maxIterations = 1 << 53
+	maxChunk      = 1 << 30
+	maxWorkers    = 1 << 12
+)
 
 // fraction sets *dst from a number ≥ 0.
 func fraction(dst *float64) func(string) error {

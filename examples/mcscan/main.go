@@ -21,11 +21,12 @@
 //	                  steps, until x2_err ≤ e·x2 (default 0: fixed steps)
 //	-seed             random seed (default 1)
 //	-out DIR          where to write (default mc_data)
-//	-force            replace the files of a scan of other settings in DIR
+//	-force            replace the files of a scan of other settings in DIR,
+//	                  with its scan.journal if it has one there
 //	-journal FILE     record finished points; rerun with it to resume
 //	-schedule         block, cyclic, dynamic (default) or guided: see mpimap
 //	-chunk            points per message for dynamic, least chunk for guided (default 1)
-//	-workers          goroutines per rank (default GOMAXPROCS)
+//	-workers          goroutines per rank, at most 4096 (default GOMAXPROCS)
 //	-progress         report points done, rate and time left as the scan runs
 //	-per-point        also write one file per point, b{β}_m{m}_h{h}.dat
 //	-pictures=false   do not draw the pictures

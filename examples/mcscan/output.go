@@ -163,7 +163,7 @@ func shardSettings(cfg config) (settings, error) {
 	s := settings{}
 	parse := map[string]func(string) error{
 		"betas": floats(&s.betas), "ms": floats(&s.ms), "hs": floats(&s.hs),
-		"iterations": count(&s.iterations, batches), "target-err": fraction(&s.targetErr),
+		"iterations": count(&s.iterations, batches, maxIterations), "target-err": fraction(&s.targetErr),
 		"seed": func(v string) (err error) { s.seed, err = strconv.ParseUint(v, 10, 64); return err },
 	}
 	for name, set := range parse {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hpcmap/hpcmap/internal/mpitest"
 	"github.com/hpcmap/hpcmap/mpi"
+	"github.com/hpcmap/hpcmap/mpimap"
 )
 
 // scan runs mcscan on np in-process ranks and returns rank 0's stdout and
@@ -93,13 +94,14 @@ func TestBadOutBeforeWork(t *testing.T) {
 // written again.
 func TestNoSilentOverwrite(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := scan(1, args(out, "-per-point")...); err != nil {
+	journal := filepath.Join(out, "scan.journal") // where mcscan.sbatch keeps it
+	if _, err := scan(1, args(out, "-per-point", "-journal", journal)...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := scan(1, args(out, "-per-point")...); err != nil {
 		t.Fatalf("the same settings again: %v", err)
 	}
-	other := []string{"-betas", "1", "-ms", "1", "-hs", "1", "-iterations", "2000", "-out", out}
+	other := []string{"-betas", "1", "-ms", "1", "-hs", "1", "-iterations", "2000", "-out", out, "-journal", journal}
 	_, err := scan(1, other...)
 	wantError(t, "another grid into the same -out", err, "holds a scan of other settings", "-betas 0.5,2 there, 1 here", "-force")
 	if _, err := scan(1, append(other, "-force")...); err != nil {
@@ -109,9 +111,12 @@ func TestNoSilentOverwrite(t *testing.T) {
 	for i, f := range files {
 		files[i] = filepath.Base(f)
 	}
-	want := []string{"acceptance.png", "deviation.png", "mcscan.settings", "scan.csv"}
+	want := []string{"acceptance.png", "deviation.png", "mcscan.settings", "scan.csv", "scan.journal"}
 	if !slices.Equal(files, want) {
 		t.Errorf("-force left %v, want %v: the old scan's files replaced", files, want)
+	}
+	if info, err := mpimap.InspectJournal(journal); err != nil || info.Tasks != 1 {
+		t.Errorf("after -force, the journal in -out is %+v, %v; want the new scan's, of 1 point", info, err)
 	}
 	recs, err := readScan(filepath.Join(out, "scan.csv"))
 	if err != nil || len(recs) != 2 {

@@ -223,11 +223,13 @@ func probe(dir string) error {
 	return os.Remove(f.Name())
 }
 
-// scanFiles lists the files in dir that mcscan writes.
+// scanFiles lists the files in dir that mcscan writes, and the journals
+// that the sbatch scripts keep there.
 func scanFiles(dir string) []string {
 	var files []string
 	for _, pattern := range []string{"scan.csv", "shard-*-of-*.csv", "acceptance.png", "deviation.png",
-		"trace.csv", "trace.png", "trace-shard-*-of-*.csv", "trace-shard-*-of-*.png", "b*_m*_h*.dat", settingsFile} {
+		"trace.csv", "trace.png", "trace-shard-*-of-*.csv", "trace-shard-*-of-*.png", "b*_m*_h*.dat",
+		"scan.journal", "scan.shard-*-of-*.journal", settingsFile} {
 		m, _ := filepath.Glob(filepath.Join(dir, pattern)) // the patterns are well formed
 		files = append(files, m...)
 	}
