@@ -73,7 +73,7 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 	if err == nil && m.rank == 0 {
 		results = make([]R, m.n)
 		if cfg.journal != "" {
-			j, m.skip, m.journaled, err = openJournal(cfg.journal, args, rc, results)
+			j, m.skip, m.journaled, err = openJournal(cfg, args, rc, results)
 		}
 	}
 	if err := agree(c, m.settings(digestArgs(args)), err); err != nil {

@@ -1,10 +1,8 @@
 package mpimap
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +12,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hpcmap/hpcmap/trace"
 )
 
 // monitor watches a map from rank 0: it reports progress, keeps the
@@ -86,17 +87,17 @@ func (mon *monitor) close(settled, failed int) error {
 	return errors.Join(err, mon.logs.flush())
 }
 
-// status is how an attempt of a task ended, as the trace names it.
-func status(p pieceReport, index int) string {
+// status is how an attempt of a task ended.
+func status(p pieceReport, index int) trace.Status {
 	for _, f := range p.fails {
 		if f.index == index {
 			if f.panic {
-				return "panicked"
+				return trace.StatusPanicked
 			}
-			return "failed"
+			return trace.StatusFailed
 		}
 	}
-	return "ok"
+	return trace.StatusOK
 }
 
 // progress reports done/total, failures, rate and time left: on a terminal
@@ -319,66 +320,87 @@ func (s *stats) write(wall time.Duration, n int) error {
 	return tw.Flush()
 }
 
-// traceFile writes one CSV row per task attempt as pieces arrive. Rows are
-// formatted by hand: through encoding/csv a row cost half a microsecond.
+// traceFile writes a trace row per task attempt, through package trace,
+// as pieces arrive. Rows wait in the writer's buffer at most
+// traceFlushEvery, so that a trace read while the map runs, or after a kill,
+// lacks at most the last second's rows.
 type traceFile struct {
-	f    *os.File
-	buf  *bufio.Writer
-	row  []byte
-	host map[string]string // host names as CSV fields, quoted if need be
+	mu     sync.Mutex // the map's loop adds rows, a timer flushes them
+	f      *os.File
+	w      *trace.Writer
+	timer  *time.Timer // the flush due, if rows wait
+	err    error       // of a flush on the timer, for the next add
+	closed bool
 }
 
-// TraceHeader is the header of the CSV that WithTrace writes.
-const TraceHeader = "index,rank,host,worker,start,end,attempt,status"
+// TraceHeader is the header of the CSV that WithTrace writes: trace.Header,
+// which package trace owns with the rest of the format.
+const TraceHeader = trace.Header
 
+// traceFlushEvery bounds how long a row waits before it is written.
+const traceFlushEvery = time.Second
+
+// newTraceFile creates the trace at path and writes its header at once: an
+// empty file is never a trace.
 func newTraceFile(path string) (*traceFile, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("mpimap: trace: %w", err)
 	}
-	t := &traceFile{f: f, buf: bufio.NewWriter(f), host: map[string]string{}}
-	t.buf.WriteString(TraceHeader + "\n")
+	t := &traceFile{f: f, w: trace.NewWriter(f)}
+	if err := t.w.Flush(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mpimap: trace %s: %w", path, err)
+	}
 	return t, nil
 }
 
 func (t *traceFile) add(rank int, host string, p pieceReport) error {
-	field, ok := t.host[host]
-	if !ok {
-		var b strings.Builder
-		w := csv.NewWriter(&b)
-		w.Write([]string{host})
-		w.Flush()
-		field = strings.TrimSuffix(b.String(), "\n")
-		t.host[host] = field
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return t.err
 	}
-	seconds := func(b []byte, ns int64) []byte { return strconv.AppendFloat(b, float64(ns)/1e9, 'f', 6, 64) }
+	row := trace.Task{Rank: rank, Host: host, Worker: p.worker, Attempt: p.s.attempt}
 	for k := range p.ran {
-		i := p.s.at(k)
-		b := strconv.AppendInt(t.row[:0], int64(i), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(rank), 10)
-		b = append(append(append(b, ','), field...), ',')
-		b = strconv.AppendInt(b, int64(p.worker), 10)
-		b = append(b, ',')
+		row.Index = p.s.at(k)
+		row.Start, row.End = 0, 0 // not timed: a rank that failed to say
 		if 2*k+1 < len(p.times) {
-			b = append(seconds(b, p.times[2*k]), ',')
-			b = seconds(b, p.times[2*k+1])
-		} else {
-			b = append(b, ',')
+			row.Start, row.End = float64(p.times[2*k])/1e9, float64(p.times[2*k+1])/1e9
 		}
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(p.s.attempt), 10)
-		b = append(append(append(b, ','), status(p, i)...), '\n')
-		t.row = b
-		if _, err := t.buf.Write(b); err != nil {
+		row.Status = status(p, row.Index)
+		if err := t.w.Write(row); err != nil {
 			return fmt.Errorf("mpimap: trace: %w", err)
 		}
+	}
+	if t.timer == nil && t.w.Buffered() > 0 {
+		t.timer = time.AfterFunc(traceFlushEvery, t.flushDue)
 	}
 	return nil
 }
 
+// flushDue writes the rows waiting, on the timer's goroutine.
+func (t *traceFile) flushDue() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.timer = nil
+	if err := t.w.Flush(); err != nil && !t.closed && t.err == nil {
+		t.err = fmt.Errorf("mpimap: trace: %w", err)
+	}
+}
+
 func (t *traceFile) close() error {
-	return errors.Join(t.buf.Flush(), t.f.Close())
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.closed = true
+	err := t.err
+	if ferr := t.w.Flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("mpimap: trace: %w", ferr)
+	}
+	return errors.Join(err, t.f.Close())
 }
 
 // logOrder writes the tasks' log records to the handler in argument order:

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -102,16 +103,28 @@ func WithoutRoot() Option { return func(c *config) { c.noRoot = true } }
 // arrives, so that a job killed at its time limit loses at most the tasks in
 // flight. Running the same Map again with the same journal skips the tasks
 // already journaled, and returns the complete results, identical to an
-// uninterrupted run. A journal written by a different map (another number of
-// tasks, other arguments, another result type) is an error. Every rank passes
-// the option; only rank 0 opens the file. Args must be encodable, to
-// fingerprint them.
-func WithJournal(path string) Option {
+// uninterrupted run. Every rank passes the option; only rank 0 opens the
+// file. Args must be encodable, to fingerprint them.
+//
+// A journal written by a different map is an error, never mixed in. The
+// journal knows the number of tasks, the arguments (their type and values,
+// whatever the order in which their maps iterate), and the result type down
+// to every field; it cannot know what else fn's results depend on: its
+// parameters (iterations, a seed, a tolerance), the version of its code.
+// Key is for those. Pass strings that say them, such as
+// WithJournal(path, "iterations=100000", "seed=1", "v2"); a map with another
+// key refuses the journal and says what both keys are. The key is stored in
+// the journal as it is and compared byte for byte, so it must say the same
+// thing in every run that should resume: write numbers in a fixed format
+// (strconv.FormatFloat(x, 'g', -1, 64) gives every float64 exactly), not
+// with a pointer, a time or a map's iteration order in them.
+func WithJournal(path string, key ...string) Option {
 	return func(c *config) {
 		if path == "" {
 			c.fail(fmt.Errorf("mpimap: WithJournal(\"\"): the journal needs a path"))
 		}
 		c.journal = path
+		c.journalKey = slices.Clone(key)
 	}
 }
 
@@ -207,6 +220,7 @@ type config struct {
 	workers    int
 	noRoot     bool
 	journal    string
+	journalKey []string // what else shapes the results, in the journal's fingerprint
 	timeout    time.Duration
 	retries    int
 	progress   io.Writer

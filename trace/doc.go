@@ -1,6 +1,7 @@
-// Package trace reads the task traces that mpimap.WithTrace writes and draws
-// them as Gantt charts, to see how a map's tasks were spread over ranks and
-// workers, and where they waited.
+// Package trace owns the task trace that mpimap.WithTrace writes: the row,
+// the status values, the header, a Writer and a Reader, and what a trace says
+// about a map as a whole (Summarize, Lanes). It draws nothing and links no
+// plotting library; package trace/gantt draws a trace as a Gantt chart.
 //
 // A trace is a CSV file with the Header line
 //
@@ -9,15 +10,17 @@
 // and one row per attempt at a task, in any order: the task's index in the
 // map's arguments, the rank, host and worker goroutine that ran it, its start
 // and end in seconds since the map began on that rank's clock, the attempt
-// number from 1, and its status, ok, failed or panicked. ReadCSV reads one
-// and WriteCSV writes one.
+// number from 1, and its status, ok, failed or panicked.
 //
-// Gantt draws a trace with gonum's plot, one lane per worker of each rank, and
-// WritePNG saves the drawing. What to look for: under the Block schedule every
-// rank gets the same number of tasks, so when tasks cost unequal time some
-// lanes finish early and sit idle until the slowest one ends, which shows as
-// long pale red tails; under Dynamic the lanes end together. Summarize puts a
-// number on it: the idle fraction of the workers' time.
+// A trace may be read while the map that writes it runs, or after the map was
+// killed: its writer writes whole rows, at least once a second, and a Reader
+// skips a last line without its line break (one a kill cut short) and says so.
+//
+// Summarize puts a number on how well a map's tasks were spread: the idle
+// fraction of the workers' time. Under the Block schedule every rank gets the
+// same number of tasks, so when tasks cost unequal time some lanes finish
+// early and sit idle until the slowest one ends; under Dynamic the lanes end
+// together.
 //
 // The command hpcmap-trace (cmd/hpcmap-trace) turns a trace file into a PNG.
 package trace

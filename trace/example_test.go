@@ -3,8 +3,6 @@ package trace_test
 import (
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hpcmap/hpcmap/trace"
@@ -28,29 +26,22 @@ func ExampleReadCSV() {
 	for _, t := range tasks[:2] {
 		fmt.Printf("task %d ran on rank %d (%s) for %.1f s\n", t.Index, t.Rank, t.Host, t.End-t.Start)
 	}
-	fmt.Println(trace.Summarize(tasks))
+	fmt.Println(trace.Summarize(tasks, 0))
 	// Output:
 	// task 0 ran on rank 0 (node1) for 0.5 s
 	// task 2 ran on rank 1 (node2) for 1.5 s
 	// 4 tasks on 2 ranks, 2 hosts · makespan 3.00 s · idle 33% of worker time
 }
 
-func ExampleWritePNG() {
-	tasks, err := trace.ReadCSV(strings.NewReader(blockTrace))
+// A trace read while its map runs, or after a kill, may end in a line cut
+// short: the Reader skips it and says so.
+func ExampleReader() {
+	r := trace.NewReader(strings.NewReader(blockTrace + "1,0,node1,0,0.5000"))
+	tasks, err := r.ReadAll()
 	if err != nil {
 		log.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "trace")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	// A zero size is 10 inches wide and as tall as the lanes need.
-	path := filepath.Join(dir, "block.png")
-	if err := trace.WritePNG(path, tasks, "Block schedule", 0, 0); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("wrote", filepath.Base(path))
+	fmt.Printf("%d tasks; torn last line skipped: %v\n", len(tasks), r.Torn())
 	// Output:
-	// wrote block.png
+	// 4 tasks; torn last line skipped: true
 }

@@ -1,32 +1,30 @@
-package trace
+package trace_test
 
 import (
 	"bytes"
-	"image"
-	"image/color"
+	"errors"
+	"io"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"gonum.org/v1/plot/vg"
-
-	"github.com/hpcmap/hpcmap/internal/pngtest"
+	"github.com/hpcmap/hpcmap/trace"
+	"github.com/hpcmap/hpcmap/trace/internal/simtrace"
 )
 
 func TestCSVRoundTrip(t *testing.T) {
-	tasks := simulate(500, 3, 2, false, 7)
-	tasks[3].Status = StatusPanicked
+	tasks := simtrace.Simulate(500, 3, 2, false, 7)
+	tasks[3].Status = trace.StatusPanicked
 	tasks[4].Attempt = 2
 	tasks[5].Host = `odd "host", with a comma`
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, tasks); err != nil {
+	if err := trace.WriteCSV(&buf, tasks); err != nil {
 		t.Fatal(err)
 	}
-	if first, _, _ := strings.Cut(buf.String(), "\n"); first != Header {
-		t.Fatalf("first line %q, want %q", first, Header)
+	if first, _, _ := strings.Cut(buf.String(), "\n"); first != trace.Header {
+		t.Fatalf("first line %q, want %q", first, trace.Header)
 	}
-	got, err := ReadCSV(&buf)
+	got, err := trace.ReadCSV(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +44,84 @@ func TestCSVRoundTrip(t *testing.T) {
 	}
 }
 
+// A host name with a line break is written on one line.
+func TestWriteHostWithLineBreak(t *testing.T) {
+	var buf bytes.Buffer
+	if err := trace.WriteCSV(&buf, []trace.Task{{Host: "a\nb\r\nc", Attempt: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := trace.ReadCSV(&buf)
+	if err != nil || len(got) != 1 || got[0].Host != "a b c" {
+		t.Fatalf("read %+v, %v; want one task on host %q", got, err, "a b c")
+	}
+}
+
+// The Writer holds rows until Flush, then writes them whole in one write.
+func TestWriterFlush(t *testing.T) {
+	var w writes
+	tw := trace.NewWriter(&w)
+	for i := range 3 {
+		if err := tw.Write(trace.Task{Index: i, Attempt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(w) != 0 || tw.Buffered() == 0 {
+		t.Fatalf("%d writes and %d bytes buffered before Flush, want none and some", len(w), tw.Buffered())
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w) != 1 || strings.Count(w[0], "\n") != 4 || tw.Buffered() != 0 {
+		t.Fatalf("Flush made writes %q, want one of the header and 3 rows", w)
+	}
+	// A write error sticks.
+	tw = trace.NewWriter(failing{})
+	tw.Write(trace.Task{Attempt: 1})
+	if err := tw.Flush(); err == nil || tw.Write(trace.Task{Attempt: 1}) == nil {
+		t.Fatalf("a failed write: Flush %v, and the next Write no error", err)
+	}
+}
+
+type writes []string
+
+func (w *writes) Write(p []byte) (int, error) { *w = append(*w, string(p)); return len(p), nil }
+
+type failing struct{}
+
+func (failing) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
 func TestReadCSVHeaderOnly(t *testing.T) {
-	tasks, err := ReadCSV(strings.NewReader(Header + "\n"))
+	tasks, err := trace.ReadCSV(strings.NewReader(trace.Header + "\n"))
 	if err != nil || len(tasks) != 0 {
 		t.Fatalf("ReadCSV(header only) = %v, %v; want no tasks and no error", tasks, err)
+	}
+}
+
+// A kill can leave the last line without its end: it is skipped, and the
+// Reader says so. Anywhere else a bad line is an error.
+func TestReadTornLastLine(t *testing.T) {
+	const row = "3,1,node1,0,0.500000,1.250000,1,ok\n"
+	whole := trace.Header + "\n" + row + row
+	for cut := len(trace.Header) - 5; cut < len(whole); cut++ {
+		r := trace.NewReader(strings.NewReader(whole[:cut]))
+		tasks, err := r.ReadAll()
+		rows := strings.Count(whole[:cut], "\n") - 1
+		torn := !strings.HasSuffix(whole[:cut], "\n")
+		switch whole[:cut] {
+		case trace.Header:
+			torn = false // a whole header without its line break
+		case trace.Header + "\n" + row[:len(row)-1], trace.Header + "\n" + row + row[:len(row)-1]:
+			rows, torn = rows+1, false // a whole row without its line break
+		}
+		if err != nil || len(tasks) != max(rows, 0) || r.Torn() != torn {
+			t.Errorf("%d of %d bytes: %d tasks, torn %v, error %v; want %d tasks, torn %v",
+				cut, len(whole), len(tasks), r.Torn(), err, max(rows, 0), torn)
+		}
+	}
+	// A bad line with a line break after it is no torn line.
+	_, err := trace.ReadCSV(strings.NewReader(trace.Header + "\n3,1,node1,0,0.5\n" + row))
+	if err == nil || !strings.Contains(err.Error(), "line 2: 5 fields, want 8") {
+		t.Errorf("a short line in the middle: %v", err)
 	}
 }
 
@@ -60,20 +132,26 @@ func TestReadCSVErrors(t *testing.T) {
 	}{
 		{"empty", "", "empty input"},
 		{"header", "index,rank,host,worker,begin,end,attempt,status\n", `line 1, column 24: header has "begin" where "start" belongs`},
-		{"short header", "index,rank\n", "wrong number of fields"},
-		{"short row", Header + "\n" + ok + "1,2,3\n", "line 3"},
-		{"index", Header + "\n" + ok + "x,1,h,0,0,1,1,ok\n", `line 3, column 1 (index): "x" is not an integer`},
-		{"negative rank", Header + "\n" + "1,-1,h,0,0,1,1,ok\n", "line 2, column 3 (rank): -1 is less than 0"},
-		{"worker", Header + "\n" + "1,1,h,1.5,0,1,1,ok\n", `line 2, column 7 (worker): "1.5" is not an integer`},
-		{"start", Header + "\n" + "1,1,h,0,,1,1,ok\n", `line 2, column 9 (start): "" is not a finite number`},
-		{"end NaN", Header + "\n" + "1,1,h,0,0,NaN,1,ok\n", `line 2, column 11 (end): "NaN" is not a finite number`},
-		{"backwards", Header + "\n" + "1,1,h,0,2,1,1,ok\n", "line 2, column 11 (end): the task ends (1 s) before it starts (2 s)"},
-		{"attempt 0", Header + "\n" + "1,1,h,0,0,1,0,ok\n", "line 2, column 13 (attempt): 0 is less than 1"},
-		{"status", Header + "\n" + ok + ok + "1,1,h,0,0,1,1,done\n", `line 4, column 15 (status): "done" is not a status`},
-		{"quote", Header + "\n" + `1,1,"h,0,0,1,1,ok` + "\n", "line 2"},
+		{"short header", "index,rank\n", "line 1: 2 fields, want 8"},
+		{"long header", trace.Header + ",more\n", "line 1: more than 8 fields"},
+		{"short row", trace.Header + "\n" + ok + "1,2,3\n", "line 3: 3 fields"},
+		{"index", trace.Header + "\n" + ok + "x,1,h,0,0,1,1,ok\n", `line 3, column 1 (index): "x" is not an integer`},
+		{"negative rank", trace.Header + "\n" + "1,-1,h,0,0,1,1,ok\n", "line 2, column 3 (rank): -1 is less than 0"},
+		{"huge rank", trace.Header + "\n" + "1,2000000000,h,0,0,1,1,ok\n", "line 2, column 3 (rank): 2000000000 is more than 16777215"},
+		{"huger rank", trace.Header + "\n" + "1,99999999999999999999,h,0,0,1,1,ok\n", "(rank): 99999999999999999999 is more than 16777215"},
+		{"huge worker", trace.Header + "\n" + "1,1,h,2000000000,0,1,1,ok\n", "line 2, column 7 (worker): 2000000000 is more than 65535"},
+		{"worker", trace.Header + "\n" + "1,1,h,1.5,0,1,1,ok\n", `line 2, column 7 (worker): "1.5" is not an integer`},
+		{"start", trace.Header + "\n" + "1,1,h,0,,1,1,ok\n", `line 2, column 9 (start): "" is not a finite number`},
+		{"end NaN", trace.Header + "\n" + "1,1,h,0,0,NaN,1,ok\n", `line 2, column 11 (end): "NaN" is not a finite number`},
+		{"backwards", trace.Header + "\n" + "1,1,h,0,2,1,1,ok\n", "line 2, column 11 (end): the task ends (1 s) before it starts (2 s)"},
+		{"attempt 0", trace.Header + "\n" + "1,1,h,0,0,1,0,ok\n", "line 2, column 13 (attempt): 0 is less than 1"},
+		{"status", trace.Header + "\n" + ok + ok + "1,1,h,0,0,1,1,done\n", `line 4, column 15 (status): "done" is not a status`},
+		{"quote", trace.Header + "\n" + `1,1,"h,0,0,1,1,ok` + "\n", "line 2, column 5: a quote that does not close"},
+		{"long line", trace.Header + "\n" + strings.Repeat("1", 5000) + "\n", "line 2 is longer than 4096 bytes"},
+		{"huge line", trace.Header + "\n" + strings.Repeat("1", 100000) + "\n", "line 2 is longer than 4096 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ReadCSV(strings.NewReader(c.in))
+			_, err := trace.ReadCSV(strings.NewReader(c.in))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("ReadCSV: error %v, want one containing %q", err, c.want)
 			}
@@ -81,18 +159,29 @@ func TestReadCSVErrors(t *testing.T) {
 	}
 }
 
+func TestStatus(t *testing.T) {
+	for _, s := range []trace.Status{trace.StatusOK, trace.StatusFailed, trace.StatusPanicked} {
+		if got, err := trace.ParseStatus(s.String()); got != s || err != nil {
+			t.Errorf("ParseStatus(%q) = %v, %v", s.String(), got, err)
+		}
+	}
+	if s := trace.Status(7).String(); s != "Status(7)" {
+		t.Errorf("Status(7) is %q", s)
+	}
+}
+
 // trace4 is a small trace: rank 0 with two workers, rank 1 ran nothing,
 // rank 2 with one worker, a failed attempt and its retry.
-var trace4 = []Task{
-	{Index: 0, Rank: 0, Host: "a", Worker: 0, Start: 0, End: 2, Attempt: 1, Status: StatusOK},
-	{Index: 1, Rank: 0, Host: "a", Worker: 1, Start: 0, End: 1, Attempt: 1, Status: StatusFailed},
-	{Index: 1, Rank: 2, Host: "b", Worker: 0, Start: 1, End: 4, Attempt: 2, Status: StatusOK},
-	{Index: 2, Rank: 0, Host: "a", Worker: 1, Start: 1, End: 2, Attempt: 1, Status: StatusPanicked},
+var trace4 = []trace.Task{
+	{Index: 0, Rank: 0, Host: "a", Worker: 0, Start: 0, End: 2, Attempt: 1, Status: trace.StatusOK},
+	{Index: 1, Rank: 0, Host: "a", Worker: 1, Start: 0, End: 1, Attempt: 1, Status: trace.StatusFailed},
+	{Index: 1, Rank: 2, Host: "b", Worker: 0, Start: 1, End: 4, Attempt: 2, Status: trace.StatusOK},
+	{Index: 2, Rank: 0, Host: "a", Worker: 1, Start: 1, End: 2, Attempt: 1, Status: trace.StatusPanicked},
 }
 
 func TestSummarize(t *testing.T) {
-	got := Summarize(trace4)
-	want := Summary{Tasks: 3, Attempts: 4, Failed: 1, Panicked: 1, Ranks: 3, Hosts: 2,
+	got := trace.Summarize(trace4, 0)
+	want := trace.Summary{Tasks: 3, Attempts: 4, Failed: 1, Panicked: 1, Ranks: 3, Hosts: 2,
 		Lanes: 5, Makespan: 4, Busy: 7}
 	if got != want {
 		t.Errorf("Summarize = %+v, want %+v", got, want)
@@ -105,175 +194,89 @@ func TestSummarize(t *testing.T) {
 	if s := got.String(); s != line {
 		t.Errorf("String =\n%s\nwant\n%s", s, line)
 	}
-	if idle := (Summary{}).Idle(); idle != 0 {
+	if idle := (trace.Summary{}).Idle(); idle != 0 {
 		t.Errorf("empty Summary's Idle = %v, want 0", idle)
+	}
+	// Ranks that ran nothing after the last in the trace count when told
+	// of: two more, of two lanes each.
+	more := trace.Summarize(trace4, 5)
+	if more.Ranks != 5 || more.Lanes != 9 || !strings.Contains(more.String(), "on 5 ranks") {
+		t.Errorf("Summarize of 5 ranks = %+v, %q", more, more)
+	}
+	if fewer := trace.Summarize(trace4, 1); fewer.Ranks != 3 {
+		t.Errorf("Summarize of 1 rank, which the trace contradicts: %d ranks, want 3", fewer.Ranks)
 	}
 }
 
 func TestLanes(t *testing.T) {
-	lanes := lanesOf(trace4)
-	// Rank 1 ran nothing: it gets as many lanes as the widest rank, 2.
-	want := [][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}, {2, 0}}
-	if len(lanes) != len(want) {
-		t.Fatalf("%d lanes, want %d", len(lanes), len(want))
+	lanes, err := trace.Lanes(trace4, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ranks 1 and 3 ran nothing: each gets as many lanes as the widest
+	// rank, 2.
+	want := [][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}, {2, 0}, {3, 0}, {3, 1}}
+	if len(lanes) != len(want) || len(lanes) != trace.Summarize(trace4, 4).Lanes {
+		t.Fatalf("%d lanes, want %d as Summarize counts them", len(lanes), len(want))
 	}
 	for i, l := range lanes {
-		if [2]int{l.rank, l.worker} != want[i] {
-			t.Errorf("lane %d is rank %d worker %d, want %v", i, l.rank, l.worker, want[i])
+		if [2]int{l.Rank, l.Worker} != want[i] {
+			t.Errorf("lane %d is rank %d worker %d, want %v", i, l.Rank, l.Worker, want[i])
 		}
 	}
-	if l := lanes[1]; len(l.tasks) != 2 || l.tasks[0].Index != 1 || l.tasks[1].Index != 2 || l.end != 2 {
+	if l := lanes[1]; len(l.Tasks) != 2 || l.Tasks[0].Index != 1 || l.Tasks[1].Index != 2 || l.End != 2 {
 		t.Errorf("rank 0 worker 1: %+v, want tasks 1 then 2, ending at 2", l)
 	}
-	if len(lanes[2].tasks)+len(lanes[3].tasks) != 0 {
+	if len(lanes[2].Tasks)+len(lanes[3].Tasks) != 0 {
 		t.Errorf("rank 1's lanes hold tasks")
 	}
 }
 
-func TestGanttEmpty(t *testing.T) {
-	if _, err := Gantt(nil, "nothing"); err == nil {
-		t.Error("Gantt of no tasks: no error")
-	}
-}
-
-func TestGanttTicks(t *testing.T) {
+// Lanes refuses to lay out more than MaxLanes, whatever the trace asks for,
+// before allocating them.
+func TestLanesBounded(t *testing.T) {
 	for _, c := range []struct {
-		ranks, workers int
-		first, last    string
-		n              int
+		tasks []trace.Task
+		ranks int
+		want  string
 	}{
-		{3, 2, "rank 0 / w0", "rank 2 / w1", 6},
-		{4, 1, "rank 0", "rank 3", 4},
-		{16, 4, "rank 0", "rank 15", 16},    // too many lanes: one label per rank
-		{1000, 1, "rank 0", "rank 975", 40}, // too many ranks: every 25th
+		{[]trace.Task{{Rank: trace.MaxRank, Attempt: 1}}, 0, "16777216 ranks with up to 1 workers make 16777216 lanes"},
+		{[]trace.Task{{Rank: 100, Worker: trace.MaxWorker, Attempt: 1}}, 0, "more than the 1048576"},
+		{[]trace.Task{{Rank: 2000000000, Attempt: 1}}, 0, "rank 2000000000, worker 0"},
+		{[]trace.Task{{Rank: -1, Attempt: 1}}, 0, "rank -1"},
+		{[]trace.Task{{Worker: 1 << 40, Attempt: 1}}, 0, "worker 1099511627776"},
+		{trace4, 1 << 40, "1099511627776 ranks"},
 	} {
-		p, err := Gantt(simulate(c.ranks*c.workers, c.ranks, c.workers, true, 1), "")
-		if err != nil {
-			t.Fatal(err)
+		if _, err := trace.Lanes(c.tasks, c.ranks); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Lanes(rank %d worker %d, %d ranks): %v, want an error saying %q",
+				c.tasks[0].Rank, c.tasks[0].Worker, c.ranks, err, c.want)
 		}
-		ticks := p.Y.Tick.Marker.Ticks(p.Y.Min, p.Y.Max)
-		if len(ticks) != c.n || ticks[0].Label != c.first || ticks[len(ticks)-1].Label != c.last {
-			t.Errorf("%d ranks × %d workers: %d labels %q ... %q, want %d, %q ... %q", c.ranks, c.workers,
-				len(ticks), ticks[0].Label, ticks[len(ticks)-1].Label, c.n, c.first, c.last)
-		}
-		// Rank 0 on top.
-		if ticks[0].Value <= ticks[len(ticks)-1].Value {
-			t.Errorf("%d ranks × %d workers: rank 0 at %v, below the last rank at %v",
-				c.ranks, c.workers, ticks[0].Value, ticks[len(ticks)-1].Value)
-		}
-	}
-}
-
-// count is the number of pixels of exactly colour c.
-func count(img image.Image, c color.Color) int {
-	n := 0
-	r, g, b, a := c.RGBA()
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			r1, g1, b1, a1 := img.At(x, y).RGBA()
-			if r1 == r && g1 == g && b1 == b && a1 == a {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-func TestWritePNG(t *testing.T) {
-	dir := t.TempDir()
-	block := filepath.Join(dir, "block.png")
-	if err := WritePNG(block, simulate(300, 3, 2, true, 1), "block", 6*vg.Inch, 4*vg.Inch); err != nil {
-		t.Fatal(err)
-	}
-	img := pngtest.Decode(t, block)
-	if b := img.Bounds(); b.Dx() != 576 || b.Dy() != 384 {
-		t.Errorf("6 × 4 inches at 96 dpi: %v × %v pixels, want 576 × 384", b.Dx(), b.Dy())
-	}
-	// Costs grow along the arguments, so under Block the first ranks finish
-	// early and their lanes' tails are idle: much of the picture.
-	blockIdle := count(img, idleColor)
-	if blockIdle < 576*384/20 {
-		t.Errorf("block: %d pixels of the idle colour, want at least a twentieth of the picture", blockIdle)
-	}
-	if count(img, failedColor) == 0 {
-		t.Error("block: no pixel in the failed colour, though task 5 failed")
-	}
-
-	// Lanes that all end together have no idle tail: the idle colour is
-	// left in the legend's swatch alone.
-	even := []Task{
-		{Index: 0, Rank: 0, Worker: 0, Start: 0, End: 1, Attempt: 1, Status: StatusOK},
-		{Index: 1, Rank: 1, Worker: 0, Start: 0, End: 1, Attempt: 1, Status: StatusOK},
-	}
-	flat := filepath.Join(dir, "even.png")
-	if err := WritePNG(flat, even, "even", 6*vg.Inch, 4*vg.Inch); err != nil {
-		t.Fatal(err)
-	}
-	img = pngtest.Decode(t, flat)
-	if n := count(img, idleColor); n == 0 || n > 200 {
-		t.Errorf("even: %d pixels of the idle colour, want the legend's swatch alone (1 to 200)", n)
-	}
-	if count(img, failedColor) != 0 {
-		t.Error("even: pixels in the failed colour, though nothing failed")
-	}
-
-	// A zero size is the default width and a height to fit the lanes.
-	auto := filepath.Join(dir, "auto.png")
-	if err := WritePNG(auto, even, "", 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if b := pngtest.Decode(t, auto).Bounds(); b.Dx() != 960 || b.Dy() != int(AutoHeight(2)/vg.Inch*96+0.5) {
-		t.Errorf("auto: %v × %v pixels, want 960 × %v", b.Dx(), b.Dy(), AutoHeight(2)/vg.Inch*96)
-	}
-
-	if err := WritePNG(filepath.Join(dir, "no", "such", "dir.png"), even, "", 0, 0); err == nil {
-		t.Error("WritePNG to a missing directory: no error")
-	}
-	if err := WritePNG(filepath.Join(dir, "neg.png"), even, "", -1, 0); err == nil {
-		t.Error("WritePNG with a negative width: no error")
-	}
-}
-
-func TestAutoHeight(t *testing.T) {
-	for _, c := range []struct {
-		lanes int
-		want  vg.Length
-	}{{1, 4 * vg.Inch}, {6, 4 * vg.Inch}, {50, 1.6*vg.Inch + 700}, {10000, 16 * vg.Inch}} {
-		if got := AutoHeight(c.lanes); got != c.want {
-			t.Errorf("AutoHeight(%d) = %v, want %v", c.lanes, got, c.want)
-		}
-	}
-}
-
-// BenchmarkWritePNG draws 100,000 tasks on few wide lanes (mostly merged
-// bars), on many lanes of a few workers, and on a thousand thin lanes (a
-// bar per task).
-func BenchmarkWritePNG(b *testing.B) {
-	for _, c := range []struct {
-		name    string
-		n, r, w int
-	}{{"100k/3x2", 100000, 3, 2}, {"100k/125x8", 100000, 125, 8}, {"100k/1000x1", 100000, 1000, 1}} {
-		tasks := simulate(c.n, c.r, c.w, true, 1)
-		b.Run(c.name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "t.png")
-			for b.Loop() {
-				if err := WritePNG(path, tasks, c.name, 0, 0); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		trace.Summarize(c.tasks, c.ranks) // no panic, no giant allocation
 	}
 }
 
 func BenchmarkReadCSV(b *testing.B) {
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, simulate(100000, 125, 8, false, 1)); err != nil {
+	if err := trace.WriteCSV(&buf, simtrace.Simulate(100000, 125, 8, false, 1)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
 	for b.Loop() {
-		if _, err := ReadCSV(bytes.NewReader(buf.Bytes())); err != nil {
+		if _, err := trace.ReadCSV(bytes.NewReader(buf.Bytes())); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func BenchmarkWriter(b *testing.B) {
+	tasks := simtrace.Simulate(100000, 125, 8, false, 1)
+	b.ResetTimer()
+	for b.Loop() {
+		w := trace.NewWriter(io.Discard)
+		for _, t := range tasks {
+			w.Write(t)
+		}
+		w.Flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(tasks)), "ns/row")
 }

@@ -4,15 +4,21 @@
 //
 // Usage:
 //
-//	hpcmap-journal FILE...
+//	hpcmap-journal [-v] FILE...
 //
-// It prints a line per file, "FILE: DONE of TASKS tasks done", and only
-// reads: it may watch the journal of a running job, or tell what a job killed
-// at its time limit left for the next run. It exits 1 if some file is not a
-// readable journal, 2 for a bad command line.
+// It prints a line per file, "FILE: DONE of TASKS tasks done", followed by
+// what damage the journal holds if it holds any (a resumed map skips damaged
+// records and keeps the good ones). With -v it also prints the key that the
+// map passed to WithJournal (for mcscan, the settings that shape a point's
+// result) and the map's result type. It only reads: it may watch the journal
+// of a running job, or tell what a job killed at its time limit left for the
+// next run. It exits 1 if some file is not a readable journal, 2 for a bad
+// command line; -h prints this usage.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,21 +28,45 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+const usage = `usage: hpcmap-journal [-v] FILE...
+
+says how many of its map's tasks each journal written by mpimap.WithJournal
+holds, and what damage it has; -v also prints the map's key and result type`
+
 // run is the command with its arguments; it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: hpcmap-journal FILE...\n\nsays how many of its map's tasks each journal written by mpimap.WithJournal holds")
+	fs := flag.NewFlagSet("hpcmap-journal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {}
+	verbose := fs.Bool("v", false, "also print each journal's key and result type")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, usage)
+			return 0
+		}
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	code := 0
-	for _, path := range args {
-		done, tasks, err := mpimap.JournalProgress(path)
+	for _, path := range fs.Args() {
+		info, err := mpimap.InspectJournal(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "hpcmap-journal: %v\n", err)
 			code = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: %d of %d tasks done\n", path, done, tasks)
+		fmt.Fprintf(stdout, "%s: %d of %d tasks done", path, info.Done, info.Tasks)
+		if info.Damaged > 0 {
+			fmt.Fprintf(stdout, "; %d damaged stretch(es), %d bytes, skipped", info.Damaged, info.DamagedBytes)
+		}
+		fmt.Fprintln(stdout)
+		if *verbose {
+			fmt.Fprintf(stdout, "  key %q\n  results %s\n", info.Key, info.Results)
+		}
 	}
 	return code
 }

@@ -4,14 +4,18 @@
 //
 // Usage:
 //
-//	hpcmap-trace [-o out.png] [-title T] [-width 10] [-height 0] trace.csv
+//	hpcmap-trace [-o out.png] [-title T] [-ranks N] [-width 10] [-height 0] trace.csv
 //
 // The picture goes to -o, by default the trace's name with .png for .csv. The
 // title defaults to the trace's file name; a line under it sums up the trace:
 // tasks, ranks, hosts, the makespan and the idle share of the workers' time,
-// which the command also prints. Sizes are in inches at 96 dots per inch; a
-// zero height fits the number of lanes. See package trace for the file
-// format and what to look for.
+// which the command also prints. A trace names only the ranks that ran a
+// task: -ranks gives the number the map ran on, so that ranks that ran
+// nothing show as idle lanes and count in the summary. Sizes are in inches
+// at 96 dots per inch, at most 50; a zero height fits the number of lanes.
+// The trace may be one that a running or killed map is writing: a last line
+// cut short is skipped, and the command says so. See packages trace and
+// trace/gantt for the file format and what to look for.
 package main
 
 import (
@@ -26,9 +30,12 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/hpcmap/hpcmap/trace"
+	"github.com/hpcmap/hpcmap/trace/gantt"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = "usage: hpcmap-trace [-o out.png] [-title T] [-ranks N] [-width in] [-height in] trace.csv"
 
 // run is the command with its arguments; it returns the exit code: 0, 1 for
 // a failure, 2 for a bad command line.
@@ -37,24 +44,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the PNG to `file` (default: the trace's name with .png)")
 	title := fs.String("title", "", "the chart's title (default: the trace's file name)")
+	ranks := fs.Int("ranks", 0, "the `number` of ranks the map ran on (default: as many as the trace names)")
 	width := fs.Float64("width", 10, "width in `inches`")
 	height := fs.Float64("height", 0, "height in `inches` (0: fit the lanes)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hpcmap-trace [-o out.png] [-title T] [-width in] [-height in] trace.csv")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {} // the whole usage is for -h only, on stdout
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	if !(*width > 0) || !(*height >= 0) {
-		fmt.Fprintf(stderr, "hpcmap-trace: -width %v -height %v: want a positive width and a height ≥ 0\n", *width, *height)
+	max := float64(gantt.MaxSize / vg.Inch)
+	if !(*width > 0 && *width <= max) || !(*height >= 0 && *height <= max) {
+		fmt.Fprintf(stderr, "hpcmap-trace: -width %v -height %v: want a width above 0 and a height from 0, both at most %v inches\n",
+			*width, *height, max)
+		return 2
+	}
+	if *ranks < 0 || *ranks > trace.MaxRank+1 {
+		fmt.Fprintf(stderr, "hpcmap-trace: -ranks %d: want 0 to %d\n", *ranks, trace.MaxRank+1)
 		return 2
 	}
 	in := fs.Arg(0)
@@ -65,27 +80,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*title = filepath.Base(in)
 	}
 
-	tasks, err := readTrace(in)
+	tasks, torn, err := readTrace(in)
 	if err == nil {
-		err = trace.WritePNG(*out, tasks, *title, vg.Length(*width)*vg.Inch, vg.Length(*height)*vg.Inch)
+		if torn {
+			fmt.Fprintf(stdout, "%s: skipped its last line, cut short (the map still runs, or was killed)\n", in)
+		}
+		err = gantt.WritePNG(*out, tasks, gantt.Options{Title: *title, Ranks: *ranks,
+			Width: vg.Length(*width) * vg.Inch, Height: vg.Length(*height) * vg.Inch})
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hpcmap-trace:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: %v\nwrote %s\n", in, trace.Summarize(tasks), *out)
+	fmt.Fprintf(stdout, "%s: %v\nwrote %s\n", in, trace.Summarize(tasks, *ranks), *out)
 	return 0
 }
 
-func readTrace(path string) ([]trace.Task, error) {
+func readTrace(path string) (tasks []trace.Task, torn bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
-	tasks, err := trace.ReadCSV(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	r := trace.NewReader(f)
+	if tasks, err = r.ReadAll(); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	return tasks, nil
+	if len(tasks) == 0 {
+		return nil, r.Torn(), fmt.Errorf("%s: %w", path, gantt.ErrNoTasks)
+	}
+	return tasks, r.Torn(), nil
 }

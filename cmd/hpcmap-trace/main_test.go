@@ -73,15 +73,31 @@ func TestRunErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := writeTrace(t, dir, "good.csv", 10, 2)
+	// What once took 9 GB and a minute, or a runtime stack.
+	huge := filepath.Join(dir, "huge.csv")
+	if err := os.WriteFile(huge, []byte(trace.Header+"\n1,0,h,0,0,1,1,ok\n2,2000000000,h,0,0,1,1,ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wide := filepath.Join(dir, "wide.csv")
+	if err := os.WriteFile(wide, []byte(trace.Header+"\n1,0,h,2000000000,0,1,1,ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
 		{nil, 2, "usage"},
+		{[]string{"--", "-x.csv"}, 1, "-x.csv: no such file"},
 		{[]string{"a.csv", "b.csv"}, 2, "usage"},
 		{[]string{"-bogus", good}, 2, "not defined"},
-		{[]string{"-width", "0", good}, 2, "positive width"},
+		{[]string{"-width", "0", good}, 2, "want a width above 0"},
+		{[]string{"-width", "1e6", good}, 2, "at most 50 inches"},
+		{[]string{"-height", "51", good}, 2, "at most 50 inches"},
+		{[]string{"-ranks", "-1", good}, 2, "-ranks -1: want 0 to"},
+		{[]string{huge}, 1, "huge.csv: trace: line 3, column 3 (rank): 2000000000 is more than 16777215"},
+		{[]string{wide}, 1, "wide.csv: trace: line 2, column 7 (worker): 2000000000 is more than 65535"},
+		{[]string{"-ranks", "16777216", good}, 1, "lanes, more than the 1048576"},
 		{[]string{filepath.Join(dir, "missing.csv")}, 1, "no such file"},
 		{[]string{bad}, 1, "bad.csv: trace: line 3, column 15 (status)"},
 		{[]string{empty}, 1, "no tasks"},
@@ -97,7 +113,36 @@ func TestRunErrors(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "usage") {
-		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage", code, stderr.String())
+	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "usage") || stderr.Len() > 0 {
+		t.Errorf("-h: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", code, stdout.String(), stderr.String())
+	}
+}
+
+// A trace that a running or killed map is writing may end in a torn line:
+// the chart is drawn from the rest, and the command says so.
+func TestRunTornTrace(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTrace(t, dir, "trace.csv", 20, 2)
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, data[:len(data)-7], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{in}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "skipped its last line, cut short") || !strings.Contains(stdout.String(), "19 tasks") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0, the torn line skipped and 19 tasks drawn", code, stdout.String(), stderr.String())
+	}
+}
+
+// Ranks that ran nothing count when -ranks says how many there were.
+func TestRunRanks(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTrace(t, dir, "trace.csv", 2, 2)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-ranks", "4", in}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "2 tasks on 4 ranks") {
+		t.Errorf("-ranks 4: exit %d, stdout %q, stderr %q; want 2 tasks on 4 ranks", code, stdout.String(), stderr.String())
 	}
 }

@@ -58,6 +58,9 @@ func auc(c mpi.Comm, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: auc takes flags only (the number of bars is -n N)", fs.Args())
+	}
 	if *n < 1 {
 		return fmt.Errorf("-n %d: need at least one bar", *n)
 	}

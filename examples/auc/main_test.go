@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,7 +84,7 @@ func TestMidpointRule(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-n", "0"}, {"-rule", "right"}, {"-bars", "3"}} {
+	for _, args := range [][]string{{"-n", "0"}, {"-rule", "right"}, {"-bars", "3"}, {"20000000"}, {"-n", "10", "mid"}} {
 		mpitest.Worlds(t, []int{2}, func(ctx context.Context, c mpi.Comm) error {
 			if err := auc(c, args, &bytes.Buffer{}); err == nil {
 				return fmt.Errorf("auc %v: no error", args)
@@ -90,6 +92,36 @@ func TestBadFlags(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// The figure the README shows for 2e7 bars is what auc prints, to the
+// digits shown, at any number of ranks.
+func TestREADMEFigure(t *testing.T) {
+	if mpitest.RealMPI() {
+		t.Skip("the README is read by the plain test run")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`auc -n 20000000 .*The area is ([0-9.]+)`).FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("the README shows no area for auc -n 20000000")
+	}
+	shown := string(m[1])
+	want, _ := strconv.ParseFloat(shown, 64)
+	_, frac, _ := strings.Cut(shown, ".")
+	tol := 0.5 * math.Pow(10, -float64(len(frac)))
+	mpitest.Worlds(t, []int{1, 3, 4}, func(ctx context.Context, c mpi.Comm) error {
+		got, err := printedArea(c, "-n", "20000000")
+		if err != nil || c.Rank() != 0 {
+			return err
+		}
+		if math.Abs(got-want) > tol {
+			return fmt.Errorf("%d ranks print %.10g; the README shows %s", c.Size(), got, shown)
+		}
+		return nil
+	})
 }
 
 func TestBlocksCoverEveryBarOnce(t *testing.T) {

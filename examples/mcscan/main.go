@@ -7,25 +7,32 @@
 // Usage:
 //
 //	mpirun -np 4 mcscan -out mc_data
-//	mcscan -betas 0.5,1 -ms 1 -hs 0.5,2.5 -iterations 1000000
+//	mcscan -betas 0.5,1 -ms 1 -hs 0.5,2.5 -iterations 1e6
 //
 // Flags:
 //
-//	-betas, -ms, -hs  comma-separated values (default: the classic 9 × 9 × 4 grid)
+//	-betas, -ms, -hs  comma-separated values, each once (default: the classic
+//	                  9 × 9 × 4 grid); β and m where the exact ⟨x²⟩ can be
+//	                  computed (β from 1e-200 to 1e200, |m| ≤ 1e100, β·m² ≤ 6.4e18
+//	                  for m < 0), else an error before the work
 //	-iterations       measured Metropolis steps per point, after a tenth as many
-//	                  unmeasured burn-in steps (default 100000)
+//	                  unmeasured burn-in steps (default 100000; 1e6 is a million)
 //	-target-err e     run a point again with twice the steps, up to 64 times the
 //	                  steps, until x2_err ≤ e·x2 (default 0: fixed steps)
-//	-journal FILE     record finished points; rerun with it to resume
 //	-seed             random seed (default 1)
 //	-out DIR          where to write (default mc_data)
+//	-force            replace the files of a scan of other settings in DIR,
+//	                  with its scan.journal if it has one there
+//	-journal FILE     record finished points; rerun with it to resume
 //	-schedule         block, cyclic, dynamic (default) or guided: see mpimap
 //	-chunk            points per message for dynamic, least chunk for guided (default 1)
-//	-workers          goroutines per rank (default GOMAXPROCS)
+//	-workers          goroutines per rank, at most 4096 (default GOMAXPROCS)
+//	-progress         report points done, rate and time left as the scan runs
 //	-per-point        also write one file per point, b{β}_m{m}_h{h}.dat
 //	-pictures=false   do not draw the pictures
 //	-shard i/k        run only the points whose index mod k is i (0 ≤ i < k)
-//	-merge DIR        combine the shard files in DIR into DIR/scan.csv and pictures
+//	-merge DIR        combine the shard files in DIR into scan.csv and pictures,
+//	                  in DIR or in -out if given
 //	-trace            also write DIR/trace.csv, when and where each point ran, and
 //	                  draw it as DIR/trace.png, whatever -pictures says (see
 //	                  package trace)
@@ -42,6 +49,15 @@
 // whatever the number of ranks, the schedule, the chunk, the workers, and
 // whether the grid ran whole or in shards.
 //
+// What shapes the numbers — the grid, -iterations, -seed, -target-err and
+// the version of the sampler — are the scan's settings. Mcscan writes them
+// to DIR/mcscan.settings before any point runs, and a run into a directory
+// that holds a scan of other settings (or a scan's files without them) is
+// refused, saying which settings differ, unless -force, which removes that
+// scan's files first. A bad -out is found then too, before the work. The
+// journal records the settings as its key (hpcmap-journal -v shows them):
+// a journal of other settings is refused, never mixed in.
+//
 // With -trace, DIR/trace.png is a Gantt chart of the run: a lane per worker
 // of each rank, a bar per point, and each lane's idle tail up to the end of
 // the map in pale red. Under -schedule block a rank whose share costs less
@@ -50,16 +66,21 @@
 // the same, so the difference is small; with -target-err slowly mixing points
 // (small β, small h: the start of the grid) cost many times more, and Block's
 // tail is plain to see (make demo draws both). The command hpcmap-trace draws
-// such a file again.
+// such a file again. A run that ran no point (an empty shard, or every point
+// from the journal) draws no chart.
 //
-// Shards are for job arrays: `-shard 2/4` writes DIR/shard-2-of-4.csv; when all
-// four have run, `mcscan -merge DIR` (with the same grid flags) writes
-// DIR/scan.csv and the pictures as one whole run would have. Shards take every
-// k'th point rather than a contiguous block so that each gets a similar mix
-// of cheap and costly points.
+// Shards are for job arrays: `-shard 2/4` writes DIR/shard-2-of-4.csv, and
+// keeps its journal, if -journal names one, in FILE with .shard-2-of-4
+// before the extension. When all four have run into one DIR, `mcscan -merge
+// DIR` writes DIR/scan.csv and the pictures as one whole run would have, with
+// the settings the shards ran with (a setting given to -merge must agree). A
+// shard of a grid with fewer points than shards is empty, and a success.
+// Shards take every k'th point rather than a contiguous block so that each
+// gets a similar mix of cheap and costly points.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -67,7 +88,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,60 +103,30 @@ func run(ctx context.Context, world mpi.Comm) error {
 	return mcscan(ctx, world, os.Args[1:], os.Stdout)
 }
 
-// config is the command line.
-type config struct {
-	betas, ms, hs []float64
-	iterations    int
-	targetErr     float64 // relative error that points sample until they reach; 0 for none
-	seed          uint64
-	out           string
-	schedule      mpimap.Schedule
-	chunk         int
-	workers       int
-	perPoint      bool
-	pictures      bool
-	shard, shards int // run shard i of k; k = 0 for the whole grid
-	merge         string
-	journal       string // resume from, and record to, this journal
-	trace         bool   // write, and draw, the map's trace
-	progress      bool   // report the map's progress on stdout
-}
-
 // mcscan is the program on one rank of c, with its command-line arguments;
 // rank 0 writes the files and reports on stdout.
 func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) error {
-	cfg, err := parseFlags(c, args)
+	cfg, err := parseFlags(c, args, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	grid := mpimap.Grid(cfg.betas, cfg.ms, cfg.hs)
-
 	if cfg.merge != "" {
 		if c.Rank() != 0 {
 			return nil // merging is a few file reads: rank 0 does it alone
 		}
-		rows, err := mergeShards(cfg.merge, grid)
-		if err != nil {
-			return err
-		}
-		return report(stdout, cfg.merge, "scan.csv", rows, grid, cfg)
+		return merge(stdout, cfg)
 	}
+	grid := mpimap.Grid(cfg.betas, cfg.ms, cfg.hs)
+	points, name := cfg.points(grid)
 
-	points := grid
-	name := "scan.csv"
-	if cfg.shards > 0 {
-		points = nil
-		for _, p := range grid {
-			if p.Index%cfg.shards == cfg.shard {
-				points = append(points, p)
-			}
-		}
-		name = shardName(cfg.shard, cfg.shards)
+	// The output directory before the work: a bad -out, or one that holds
+	// another scan, costs nothing. Rank 0 looks, every rank learns.
+	if err := fromRoot(c, func() error { return prepareOut(cfg.out, cfg.settings, cfg.force) }); err != nil {
+		return err
 	}
-
 	// Where the ranks run, first: a bad placement shows before the work.
 	placement, err := mpi.Placement(c)
 	if err != nil {
@@ -142,33 +134,13 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	}
 	mpi.Fprintf(stdout, c, "%s\n", placement)
 
-	// The hosts, gathered once, so that results can name their rank alone and
-	// stay plain numbers, which cross ranks on mpimap's fast path.
-	hosts, err := c.Gather(0, []byte(c.Host()))
-	if err != nil {
-		return err
-	}
-	if cfg.trace && c.Rank() == 0 {
-		// The trace is written as the map runs, before report makes the
-		// directory.
-		if err := os.MkdirAll(cfg.out, 0o755); err != nil {
-			return err
-		}
-	}
-	// Say what a journal saves this run (Map itself refuses a foreign one),
-	// unless Map's progress report is to say it.
 	resumed := 0
-	if cfg.journal != "" && c.Rank() == 0 {
-		if done, tasks, err := mpimap.JournalProgress(cfg.journal); err == nil && done > 0 {
-			resumed = done
-			if !cfg.progress {
-				fmt.Fprintf(stdout, "resuming: %d of %d points are in the journal %s\n", done, tasks, cfg.journal)
-			}
-		}
+	if c.Rank() == 0 {
+		resumed = cfg.resuming(stdout, len(points))
 	}
 	start := time.Now()
 	results, err := mpimap.Map(ctx, c, points, func(ctx context.Context, p mpimap.Point[float64]) (result, error) {
-		return simulate(c.Rank(), p, cfg), nil
+		return simulate(c.Rank(), c.Host(), p, cfg), nil
 	}, cfg.mapOptions(stdout)...)
 	if err != nil || c.Rank() != 0 {
 		return err
@@ -176,13 +148,17 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	fmt.Fprintf(stdout, "%d points × %d iterations on %d ranks (%v schedule) in %.2f s",
 		len(points), cfg.iterations, c.Size(), cfg.schedule, time.Since(start).Seconds())
 	if resumed > 0 {
-		fmt.Fprintf(stdout, " (%d of them from the journal)", resumed)
+		fmt.Fprintf(stdout, " (%d of them from the journal %s)", resumed, cfg.journalPath())
 	}
 	fmt.Fprintln(stdout)
+	if len(points) == 0 {
+		fmt.Fprintf(stdout, "shard %d/%d holds none of the %d points: its file is empty, for -merge to find\n",
+			cfg.shard, cfg.shards, len(grid))
+	}
 
 	rows := make([]row, len(points))
 	for i, p := range points {
-		rows[i] = row{Point: p, result: results[i], Host: string(hosts[results[i].Rank])}
+		rows[i] = row{Point: p, result: results[i], Host: results[i].RanOn.String()}
 	}
 	if err := report(stdout, cfg.out, name, rows, grid, cfg); err != nil {
 		return err
@@ -193,19 +169,93 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	return nil
 }
 
-// result is one point's outcome as it travels from its rank to rank 0.
+// points are the points of grid that the run computes, and the name of the
+// file it writes them to.
+func (cfg config) points(grid []mpimap.Point[float64]) ([]mpimap.Point[float64], string) {
+	if cfg.shards == 0 {
+		return grid, "scan.csv"
+	}
+	var points []mpimap.Point[float64]
+	for _, p := range grid {
+		if p.Index%cfg.shards == cfg.shard {
+			points = append(points, p)
+		}
+	}
+	return points, shardName(cfg.shard, cfg.shards)
+}
+
+// resuming says how many points the journal saves this run, if it is this
+// scan's (Map checks it for itself, and refuses another's), unless Map's
+// progress report is to say it; it returns that number.
+func (cfg config) resuming(stdout io.Writer, points int) int {
+	if cfg.journal == "" {
+		return 0
+	}
+	info, err := mpimap.InspectJournal(cfg.journalPath())
+	if err != nil || info.Done == 0 || info.Tasks != points || !slices.Equal(info.Key, cfg.journalKey()) {
+		return 0
+	}
+	if !cfg.progress {
+		fmt.Fprintf(stdout, "resuming: %d of %d points are in the journal %s\n", info.Done, points, cfg.journalPath())
+	}
+	return info.Done
+}
+
+// fromRoot runs f on rank 0 and returns its error on every rank of c.
+func fromRoot(c mpi.Comm, f func() error) error {
+	var err error
+	var msg []byte
+	if c.Rank() == 0 {
+		if err = f(); err != nil {
+			msg = []byte(err.Error())
+		}
+	}
+	msg, berr := c.Bcast(0, msg)
+	switch {
+	case berr != nil:
+		return berr
+	case err != nil:
+		return err
+	case len(msg) > 0:
+		return errors.New(string(msg))
+	}
+	return nil
+}
+
+// result is one point's outcome as it travels from its rank to rank 0, and
+// as the journal keeps it: where it ran, too, since the ranks of a resumed
+// run may be others.
 type result struct {
 	estimate
 	X2Exact float64
 	Rank    int
+	RanOn   hostName
 	Seconds float64
+}
+
+// hostName is a host's name in a fixed size, so that a result stays plain
+// numbers, which cross ranks on mpimap's fast path. Longer names (above
+// Linux's HOST_NAME_MAX) are cut.
+type hostName [64]byte
+
+func newHostName(s string) (h hostName) {
+	copy(h[:], s)
+	return h
+}
+
+func (h hostName) String() string {
+	n := bytes.IndexByte(h[:], 0)
+	if n < 0 {
+		n = len(h)
+	}
+	return string(h[:n])
 }
 
 // maxGrowth bounds how many times longer -target-err may make a point run.
 const maxGrowth = 64
 
-// simulate runs the Monte Carlo at grid point p on rank.
-func simulate(rank int, p mpimap.Point[float64], cfg config) result {
+// simulate runs the Monte Carlo at grid point p on rank, of host.
+func simulate(rank int, host string, p mpimap.Point[float64], cfg config) result {
 	start := time.Now()
 	beta, m, h := p.Values[0], p.Values[1], p.Values[2]
 	est := metropolis(newRand(cfg.seed, p.Index), beta, m, h, cfg.iterations/10, cfg.iterations)
@@ -220,6 +270,7 @@ func simulate(rank int, p mpimap.Point[float64], cfg config) result {
 		estimate: est,
 		X2Exact:  exactX2(beta, m),
 		Rank:     rank,
+		RanOn:    newHostName(host),
 		Seconds:  time.Since(start).Seconds(),
 	}
 }
@@ -262,111 +313,12 @@ func report(stdout io.Writer, dir, name string, rows []row, grid []mpimap.Point[
 	return nil
 }
 
-func parseFlags(c mpi.Comm, args []string) (config, error) {
-	cfg := config{
-		betas: []float64{0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10},
-		ms:    []float64{0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10},
-		hs:    []float64{0.25, 0.5, 1, 2.5},
-	}
-	fs := flag.NewFlagSet("mcscan", flag.ContinueOnError)
-	if c.Rank() != 0 {
-		fs.SetOutput(io.Discard) // every rank parses the flags; one complains
-	}
-	fs.Var((*floatList)(&cfg.betas), "betas", "inverse temperatures β, comma-separated")
-	fs.Var((*floatList)(&cfg.ms), "ms", "quadratic coefficients m, comma-separated")
-	fs.Var((*floatList)(&cfg.hs), "hs", "proposal half-widths h, comma-separated")
-	fs.IntVar(&cfg.iterations, "iterations", 100000, "measured Metropolis steps per point")
-	fs.Float64Var(&cfg.targetErr, "target-err", 0, "double a point's steps (up to 64×) until x2_err ≤ this × x2; 0: fixed steps")
-	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed")
-	fs.StringVar(&cfg.out, "out", "mc_data", "output directory")
-	schedule := fs.String("schedule", "dynamic", "block, cyclic, dynamic or guided")
-	fs.IntVar(&cfg.chunk, "chunk", 1, "points per message (dynamic), least chunk (guided)")
-	fs.IntVar(&cfg.workers, "workers", 0, "goroutines per rank (0: GOMAXPROCS)")
-	fs.BoolVar(&cfg.perPoint, "per-point", false, "also write one file per point")
-	fs.BoolVar(&cfg.pictures, "pictures", true, "draw the pictures (a whole grid only)")
-	shard := fs.String("shard", "", "run only shard `i/k` of the grid: the points whose index mod k is i")
-	fs.StringVar(&cfg.merge, "merge", "", "combine the shard files in `DIR` into DIR/scan.csv and pictures")
-	fs.BoolVar(&cfg.trace, "trace", false, "write DIR/trace.csv, when and where each point ran, and draw it as DIR/trace.png")
-	fs.StringVar(&cfg.journal, "journal", "", "record finished points in `FILE`; run again with the same file to resume after a time limit")
-	fs.BoolVar(&cfg.progress, "progress", false, "report points done, rate and time left as the scan runs")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-
-	var err error
-	if cfg.schedule, err = mpimap.ParseSchedule(*schedule); err != nil {
-		return cfg, err
-	}
-	if cfg.targetErr < 0 || math.IsNaN(cfg.targetErr) {
-		return cfg, fmt.Errorf("-target-err %v: want a relative error ≥ 0", cfg.targetErr)
-	}
-	if cfg.iterations < batches {
-		return cfg, fmt.Errorf("-iterations %d: need at least %d, one per batch", cfg.iterations, batches)
-	}
-	for _, b := range cfg.betas {
-		if !(b > 0) || math.IsInf(b, 1) {
-			return cfg, fmt.Errorf("-betas: β = %v is not a positive number", b)
-		}
-	}
-	for _, h := range cfg.hs {
-		if !(h > 0) || math.IsInf(h, 1) {
-			return cfg, fmt.Errorf("-hs: h = %v is not a positive number", h)
-		}
-	}
-	for _, m := range cfg.ms {
-		if math.IsInf(m, 0) || math.IsNaN(m) {
-			return cfg, fmt.Errorf("-ms: m = %v is not a number", m)
-		}
-	}
-	if *shard != "" {
-		if cfg.merge != "" {
-			return cfg, errors.New("-shard and -merge: a run does one or the other")
-		}
-		i, k, ok := strings.Cut(*shard, "/")
-		cfg.shard, err = strconv.Atoi(i)
-		if err == nil {
-			cfg.shards, err = strconv.Atoi(k)
-		}
-		if !ok || err != nil || cfg.shards < 1 || cfg.shard < 0 || cfg.shard >= cfg.shards {
-			return cfg, fmt.Errorf("-shard %q: want i/k with 0 ≤ i < k, as in 0/4 ... 3/4", *shard)
-		}
-	}
-	return cfg, nil
-}
-
-// floatList is a flag holding comma-separated numbers.
-type floatList []float64
-
-func (l *floatList) String() string {
-	s := make([]string, len(*l))
-	for i, v := range *l {
-		s[i] = strconv.FormatFloat(v, 'g', -1, 64)
-	}
-	return strings.Join(s, ",")
-}
-
-func (l *floatList) Set(s string) error {
-	var vs []float64
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
-			return err
-		}
-		vs = append(vs, v)
-	}
-	*l = vs
-	return nil
-}
-
 // mapOptions are the options of the scan's Map, which reports its progress
 // on stdout if asked to.
 func (cfg config) mapOptions(stdout io.Writer) []mpimap.Option {
 	opts := []mpimap.Option{mpimap.WithSchedule(cfg.schedule), mpimap.WithChunk(cfg.chunk), mpimap.WithWorkers(cfg.workers)}
 	if cfg.journal != "" {
-		opts = append(opts, mpimap.WithJournal(cfg.journal))
+		opts = append(opts, mpimap.WithJournal(cfg.journalPath(), cfg.journalKey()...))
 	}
 	if cfg.trace {
 		opts = append(opts, mpimap.WithTrace(cfg.tracePath()))
@@ -375,4 +327,15 @@ func (cfg config) mapOptions(stdout io.Writer) []mpimap.Option {
 		opts = append(opts, mpimap.WithProgress(stdout))
 	}
 	return opts
+}
+
+// journalPath is the journal's file: -journal's, or for a shard the same
+// name with .shard-i-of-k before its extension, so that the shards of a job
+// array keep a journal each.
+func (cfg config) journalPath() string {
+	if cfg.journal == "" || cfg.shards == 0 {
+		return cfg.journal
+	}
+	ext := filepath.Ext(cfg.journal)
+	return fmt.Sprintf("%s.shard-%d-of-%d%s", strings.TrimSuffix(cfg.journal, ext), cfg.shard, cfg.shards, ext)
 }

@@ -254,6 +254,52 @@ func TestExactX2Trapezoid(t *testing.T) {
 	}
 }
 
+// TestExactX2NarrowWells: where the wells are narrow, β large, the
+// quadrature still finds them (it gave NaN at β = 1e14, m = −1). Against the
+// trapezoid rule on ±12 standard deviations of the wells' Gaussian
+// approximation, found independently of exactX2's interval.
+func TestExactX2NarrowWells(t *testing.T) {
+	for _, tc := range []struct{ beta, m float64 }{{1e14, -1}, {1e10, -1e3}, {1e14, -0.1}, {1e12, 1e3}, {1e6, 0.01}, {1e-8, -1}, {1e-8, 5}} {
+		// The well is at x0 with β·(V − Vmin) ≈ x²/(2σ²) near it.
+		x0, sigma := 0.0, 1/math.Sqrt(tc.beta*tc.m)
+		if tc.m < 0 {
+			x0, sigma = math.Sqrt(-tc.m), 1/math.Sqrt(2*tc.beta*-tc.m)
+		}
+		lo, hi := max(x0-12*sigma, 0), x0+12*sigma
+		if tc.beta < 1 {
+			lo, hi = 0, 10*math.Pow(tc.beta, -0.25)+math.Sqrt(math.Abs(tc.m))*2
+		}
+		var num, den float64
+		const n = 400000
+		dx := (hi - lo) / n
+		vmin := 0.0
+		if tc.m < 0 {
+			vmin = -tc.m * tc.m / 4
+		}
+		for i := range n + 1 {
+			x := lo + float64(i)*dx
+			w := math.Exp(-tc.beta * (potential(tc.m, x) - vmin))
+			if i == 0 || i == n {
+				w /= 2
+			}
+			num += x * x * w
+			den += w
+		}
+		want := num / den
+		if err := checkX2(tc.beta, tc.m); err != nil {
+			t.Errorf("checkX2(%v, %v): %v", tc.beta, tc.m, err)
+		}
+		if got := exactX2(tc.beta, tc.m); !(math.Abs(got-want) <= 1e-9*want) {
+			t.Errorf("exactX2(%v, %v) = %.15g, trapezoid %.15g", tc.beta, tc.m, got, want)
+		}
+	}
+	for _, tc := range []struct{ beta, m float64 }{{1e300, -1}, {1e30, -1}, {1e-300, 1}, {1, 1e200}} {
+		if err := checkX2(tc.beta, tc.m); err == nil {
+			t.Errorf("checkX2(%v, %v): no error, exactX2 = %v", tc.beta, tc.m, exactX2(tc.beta, tc.m))
+		}
+	}
+}
+
 func TestPerPointFilesAndPictures(t *testing.T) {
 	dir := t.TempDir()
 	err := mpi.Local(2, func(ctx context.Context, c mpi.Comm) error {
@@ -446,7 +492,7 @@ func TestJournalResumeSaysWhatItSkips(t *testing.T) {
 		}
 		if resumed := strings.Contains(said.String(), "resuming:"); resumed != (wantSaid != "") ||
 			!strings.Contains(said.String(), wantSaid) ||
-			resumed && !strings.Contains(said.String(), "(8 of them from the journal)") {
+			resumed && !strings.Contains(said.String(), "(8 of them from the journal "+journal+")") {
 			t.Errorf("run %d said:\n%s\nwant %q and the count in the summary", run, said.String(), wantSaid)
 		}
 		got, err := numbers(filepath.Join(out, "scan.csv"))

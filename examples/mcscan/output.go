@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,6 +128,61 @@ func writePerPoint(dir string, rows []row) error {
 
 func shardName(i, k int) string { return fmt.Sprintf("shard-%d-of-%d.csv", i, k) }
 
+// merge combines the shard files in cfg.merge, of the settings recorded
+// beside them, into cfg.out's scan.csv and pictures.
+func merge(stdout io.Writer, cfg config) error {
+	s, err := shardSettings(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.settings = s
+	grid := mpimap.Grid(s.betas, s.ms, s.hs)
+	rows, err := mergeShards(cfg.merge, grid)
+	if err != nil {
+		return err
+	}
+	if filepath.Clean(cfg.out) != filepath.Clean(cfg.merge) {
+		if err := prepareOut(cfg.out, s, cfg.force); err != nil {
+			return err
+		}
+	}
+	return report(stdout, cfg.out, "scan.csv", rows, grid, cfg)
+}
+
+// shardSettings are the settings that the shards in cfg.merge ran with. A
+// setting given on the command line must agree with them.
+func shardSettings(cfg config) (settings, error) {
+	dir := cfg.merge
+	file, err := readSettings(filepath.Join(dir, settingsFile))
+	if err != nil {
+		return settings{}, fmt.Errorf("-merge %s: the shards' settings: %w (mcscan writes %s beside its output)", dir, err, settingsFile)
+	}
+	if file["version"] != strconv.Itoa(version) {
+		return settings{}, fmt.Errorf("-merge %s: the shards were computed by mcscan version %s, this is version %d", dir, orNone(file["version"]), version)
+	}
+	s := settings{}
+	parse := map[string]func(string) error{
+		"betas": floats(&s.betas), "ms": floats(&s.ms), "hs": floats(&s.hs),
+		"iterations": count(&s.iterations, batches, maxIterations), "target-err": fraction(&s.targetErr),
+		"seed": func(v string) (err error) { s.seed, err = strconv.ParseUint(v, 10, 64); return err },
+	}
+	for name, set := range parse {
+		if err := set(file[name]); err != nil {
+			return settings{}, fmt.Errorf("-merge %s: %s: %s %q: %w", dir, settingsFile, name, file[name], err)
+		}
+	}
+	if err := s.check(); err != nil {
+		return settings{}, fmt.Errorf("-merge %s: %s: %w", dir, settingsFile, err)
+	}
+	given, ran := cfg.settings.fields(), s.fields()
+	for i, f := range given {
+		if cfg.set[f[0]] && f[1] != ran[i][1] {
+			return settings{}, fmt.Errorf("-%s %s: the shards in %s ran with -%s %s", f[0], f[1], dir, f[0], ran[i][1])
+		}
+	}
+	return s, nil
+}
+
 // mergeShards reads the shard files in dir, which must hold every shard of
 // one split of grid and together every point exactly once, and returns the
 // rows in grid order.
@@ -146,6 +202,10 @@ func mergeShards(dir string, grid []mpimap.Point[float64]) ([]row, error) {
 	seen := make([]bool, len(grid))
 	for i := range k {
 		path := filepath.Join(dir, shardName(i, k))
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("-merge %s: shard %d of %d is missing (%s): run mcscan -shard %d/%d -out %s first",
+				dir, i, k, filepath.Base(path), i, k, dir)
+		}
 		shard, err := readCSV(path, grid)
 		if err != nil {
 			return nil, fmt.Errorf("-merge %s: %w", dir, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -93,20 +94,52 @@ func newRand(seed uint64, index int) *rand.Rand {
 }
 
 // exactX2 is ⟨x²⟩ = ∫x²·w / ∫w with w = exp(−β·V), by Gauss–Legendre
-// quadrature on the interval outside which w is below e⁻⁴⁰ of its peak.
+// quadrature over x ≥ 0 (w is even) on the interval outside which w is below
+// e⁻⁴⁰ of its peak. In t = x² that interval is where β·(V − Vmin) ≤ 40: with
+// V − Vmin = (t + m)²/4 for m < 0 (wells at t = −m) and t·(t/4 + m/2) for
+// m ≥ 0 (one well at 0), it is |t + m| ≤ s with s = √(160/β), cut at t = 0.
+// However narrow the wells, the interval holds them, so the quadrature
+// resolves them; checkX2 says where float64 can no longer tell the interval
+// apart.
 func exactX2(beta, m float64) float64 {
-	// V is smallest at x = 0 for m ≥ 0 and at x² = −m otherwise.
-	vmin := 0.0
-	if m < 0 {
-		vmin = -m * m / 4
+	lo, hi := x2Interval(beta, m)
+	w := func(x float64) float64 {
+		t := x * x
+		if m < 0 {
+			return math.Exp(-beta * (t + m) * (t + m) / 4)
+		}
+		return math.Exp(-beta * t * (t/4 + m/2))
 	}
-	// Weights relative to the peak cannot overflow, whatever β and m.
-	w := func(x float64) float64 { return math.Exp(-beta * (potential(m, x) - vmin)) }
-	// β·(V(L) − vmin) = 40 is a quadratic in u = L².
-	u := -m + math.Sqrt(m*m+4*(vmin+40/beta))
-	l := math.Sqrt(u)
 	const n = 400 // ample for a smooth integrand that fits the interval: see the tests
-	num := quad.Fixed(func(x float64) float64 { return x * x * w(x) }, -l, l, n, quad.Legendre{}, 0)
-	den := quad.Fixed(w, -l, l, n, quad.Legendre{}, 0)
+	a, b := math.Sqrt(lo), math.Sqrt(hi)
+	num := quad.Fixed(func(x float64) float64 { return x * x * w(x) }, a, b, n, quad.Legendre{}, 0)
+	den := quad.Fixed(w, a, b, n, quad.Legendre{}, 0)
 	return num / den
+}
+
+// x2Interval is the interval of t = x² that exactX2 integrates over.
+func x2Interval(beta, m float64) (lo, hi float64) {
+	s := math.Sqrt(160 / beta)
+	if m < 0 {
+		return max(-m-s, 0), -m + s
+	}
+	// −m + √(m² + s²), written so as not to cancel when s ≪ m.
+	return 0, s * s / (m + math.Hypot(m, s))
+}
+
+// checkX2 reports whether exactX2(beta, m) can be computed: β·(V − Vmin)
+// must be computable on its interval, and a double well's interval
+// (t ≈ −m ± s) must be wide enough that the wells' shape shows in float64.
+// Outside, it says so rather than give a NaN or a number without meaning.
+func checkX2(beta, m float64) error {
+	lo, hi := x2Interval(beta, m)
+	switch {
+	case beta < 1e-200 || beta > 1e200 || math.Abs(m) > 1e100:
+		return fmt.Errorf("β = %v with m = %v: want 1e-200 ≤ β ≤ 1e200 and |m| ≤ 1e100, where ⟨x²⟩ can be computed exactly", beta, m)
+	case m < 0 && hi-lo < 1e-8*(-m):
+		return fmt.Errorf("β = %v with m = %v: the wells are too narrow (β·m² above 6.4e18) for ⟨x²⟩ to be computed exactly", beta, m)
+	case !(hi > 0) || math.IsInf(hi, 0):
+		return fmt.Errorf("β = %v with m = %v: ⟨x²⟩ cannot be computed exactly there", beta, m)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hpcmap/hpcmap/mpimap"
 	"github.com/hpcmap/hpcmap/trace"
+	"github.com/hpcmap/hpcmap/trace/gantt"
 )
 
 // tracePath is where the map's trace goes: DIR/trace.csv, or for a shard
@@ -36,8 +37,14 @@ func reportTrace(stdout io.Writer, cfg config, points, ranks int) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	fmt.Fprintln(stdout, "trace:", trace.Summarize(tasks))
+	fmt.Fprintln(stdout, "trace:", trace.Summarize(tasks, ranks))
 	fmt.Fprintln(stdout, "wrote", path)
+	if len(tasks) == 0 {
+		// An empty shard, or a run whose every point came from the
+		// journal: nothing ran, nothing to draw, and nothing wrong.
+		fmt.Fprintln(stdout, "trace: no point ran in this run, so there is no chart to draw")
+		return nil
+	}
 	png := strings.TrimSuffix(path, ".csv") + ".png"
 	sched := cfg.schedule.String()
 	if cfg.schedule == mpimap.Dynamic || cfg.schedule == mpimap.Guided {
@@ -45,7 +52,7 @@ func reportTrace(stdout io.Writer, cfg config, points, ranks int) error {
 	}
 	title := fmt.Sprintf("mcscan: %d points × %d iterations, %s schedule, %d ranks",
 		points, cfg.iterations, sched, ranks)
-	if err := trace.WritePNG(png, tasks, title, 0, 0); err != nil {
+	if err := gantt.WritePNG(png, tasks, gantt.Options{Title: title, Ranks: ranks}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "wrote", png)

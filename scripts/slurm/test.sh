@@ -2,8 +2,9 @@
 # test.sh — prove the sbatch scripts on a real (throw-away) two-node Slurm.
 #
 # Brings up the cluster of cluster-up.sh, submits every script in this folder
-# with sbatch --wait under a timeout, checks what each job wrote, and tears the
-# cluster down again, also when a check fails or the run is interrupted.
+# with sbatch --wait under a timeout, checks what each job wrote (the checks
+# of time limits and scancel are in test-longrun.sh), and tears the cluster
+# down again, also when a check fails or the run is interrupted.
 # Exit code 0 only when every check passed.
 #
 # Run as root after `make build` and `make build MPI=mpich` (make test-slurm
@@ -25,7 +26,7 @@ mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
 state=${HPCMAP_SLURM_STATE:-/tmp/hpcmap-slurm-test}
 limit=${HPCMAP_SLURM_TIMEOUT:-120}
 
-for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc"; do
+for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc" "$mpich_bin/mcscan"; do
 	if [[ ! -x $b ]]; then
 		say "missing $b: run make build and make build MPI=mpich first"
 		exit 1
@@ -240,141 +241,64 @@ else
 	for f in array-"$job"_*.out; do show "$f"; done
 fi
 
-# --- a time-limit warning: drain, requeue, carry on from the journal ---------------
-# What mcscan.sbatch does under --signal=B:TERM@N --requeue, for real. Slurm
-# delivers that warning as a TERM to the batch shell alone (B:), and so does
-# scancel --batch --signal=TERM, at once (Slurm 22.05: sbatch(1) --signal,
-# scancel(1) --batch; both signal the batch step with KILL_JOB_BATCH, and a
-# job with --time=1 --signal=B:TERM@50 left the same log). This grid takes a
-# few seconds, so that the signal lands between its first and last point.
-slow_grid=(-betas 0.5,1,2 -ms 1,2 -hs 0.25,0.5,1,2.5 -iterations 6000000)
-slow_points=24
+# --- time limits and scancel: test-longrun.sh ---------------------------------------
+. "$here/test-longrun.sh"
 
-# check_requeue runs the slow grid once straight through, for reference, and
-# once interrupted mid-way; the interrupted job must drain into its journal,
-# requeue itself, and finish with the same numbers, each point run once.
-check_requeue() {
-	local t ref rc=0 sbatch_pid out journal state at_signal at_requeue total requeued_at
-	if submit mcscan.sbatch "${slow_grid[@]}"; then
-		ref=mcscan-$job/scan.csv
-		points=$slow_points check_scan "requeue: reference" "$ref" "mcscan-$job.out"
-	else
-		fail "requeue: the uninterrupted reference scan failed"
-		show "mcscan-$job.out"
-		return
-	fi
+# --- the scan on MPICH, with srun's PMI plugin for it --------------------------------
+if HPCMAP_BIN=$mpich_bin submit mcscan.sbatch "${grid[@]}" -schedule cyclic; then
+	check_scan "mcscan, MPICH" "mcscan-$job/scan.csv" "mcscan-$job.out" "$names"
+	[[ -z $whole ]] || check_same "mcscan, MPICH" "mcscan-$job/scan.csv" "$whole" "MPICH's scan equals OpenMPI's"
+else
+	fail "mcscan.sbatch with the MPICH build failed"
+	show "mcscan-$job.out"
+fi
 
-	t=$(now)
-	timeout "$limit" sbatch --parsable --wait --requeue "$here/mcscan.sbatch" "${slow_grid[@]}" >requeue.id &
-	sbatch_pid=$!
-	# abandon WHY fails the check, cancels the job (which ends sbatch --wait)
-	# and shows the job's log.
-	abandon() {
-		fail "requeue: $1"
-		[[ -z $job ]] || scancel "$job" 2>/dev/null || true
-		wait_for 10 all_gone "$sbatch_pid" || kill "$sbatch_pid" 2>/dev/null || true
-		wait "$sbatch_pid" 2>/dev/null || true
-		if [[ -n $job ]]; then
-			scontrol show job "$job" 2>/dev/null | head -n 4 >&2 || true
-			show "$out"
-		fi
-	}
-	job=
-	out=
-	wait_for 10 test -s requeue.id || {
-		abandon "sbatch printed no job id in 10 s"
-		return
-	}
-	job=$(head -n1 requeue.id)
-	job=${job%%;*}
-	out=mcscan-$job.out journal=mcscan-$job.journal
+# --- CPUs per task reach the ranks through srun ----------------------------------------
+# Every srun of the scripts states --cpus-per-task, as the README says: since
+# Slurm 22.05 srun does not take it over from sbatch. (On these two-CPU nodes
+# a job of one task per node gets its node's CPUs either way, so the job
+# below shows the workers, and this the scripts' text.)
+for f in "$here"/*.sbatch; do
+	if grep -E '^\s*srun ' "$f" | grep -qv -- '--cpus-per-task'; then
+		fail "${f##*/}: an srun without --cpus-per-task: $(grep -E '^\s*srun ' "$f" | grep -v -- '--cpus-per-task' | head -n1)"
+	fi
+done
+if submit --ntasks-per-node=1 --cpus-per-task=2 mcscan.sbatch "${grid[@]}"; then
+	check_placement "mcscan --cpus-per-task=2" "mcscan-$job.out" "placement: 2 ranks on $hosts, 2 workers per rank"
+else
+	fail "mcscan.sbatch --cpus-per-task=2 failed"
+	show "mcscan-$job.out"
+fi
 
-	# or_over CMD... succeeds when CMD does or when the job is over (sbatch
-	# --wait returned): a wait for something the job will never do ends early.
-	or_over() { "$@" || all_gone "$sbatch_pid"; }
-	# Once some points are journaled, the warning.
-	started() {
-		at_signal=$(journal_done "$journal")
-		((at_signal > 0))
-	}
-	if ! wait_for 30 or_over started || ! started; then
-		abandon "no point of job $job in its journal $journal after 30 s, or the job ended"
-		return
+# --- more shards than points, a trace and one -journal for all ---------------------------
+# Shards 4 and 5 of a 4-point grid are empty: a success. Each shard keeps its
+# own journal, named after it; the merge runs.
+tiny=(-betas 0.5,1 -ms 1 -hs 0.5,1 -iterations 20000)
+if submit --array=0-5 array.sbatch "${tiny[@]}" -trace -journal arr.journal; then
+	queue_empty() { [[ -z $(squeue -h -o %A) ]]; }
+	wait_for "$limit" queue_empty || fail "empty shards: the merge job did not finish in $limit s"
+	points=4 check_scan "empty shards" "array-$job/scan.csv" "$(ls -t array-merge-*.out 2>/dev/null | head -n1)"
+	journals=$(ls arr.shard-*-of-6.journal 2>/dev/null | wc -l)
+	if ((journals == 6)); then pass "empty shards: a journal per shard (arr.shard-i-of-6.journal)"; else
+		fail "empty shards: $journals journals arr.shard-*-of-6.journal, want 6"
 	fi
-	scancel --batch --signal=TERM "$job" || {
-		abandon "scancel --batch --signal=TERM $job failed"
-		return
-	}
-	# The ranks finish the points they run, then the script requeues the job:
-	# it is pending again, counted as a restart.
-	requeued() {
-		state=$(scontrol show job "$job" 2>/dev/null) || return 1
-		[[ $state == *JobState=PENDING* && $state == *Restarts=1* ]]
-	}
-	if ! wait_for 30 or_over requeued || ! requeued; then
-		abandon "job $job was not requeued within 30 s of the warning"
-		return
-	fi
-	requeued_at=$(date +%s)
-	at_requeue=$(journal_done "$journal")
-	# Slurm holds a requeued job back until the credentials of its first run
-	# expire (Reason=BeginTime: AuthInfo's cred_expire, 120 s by default).
-	# Release it sooner, but not within the second of the requeue: slurmd
-	# refuses a launch whose credential is no newer than the revocation, in
-	# whole seconds, and Slurm then ends the job ("Killing non-startable batch
-	# JobId=...: Job credential revoked", exit 1) instead of requeueing it.
-	# And release it with StartTime=now, not a later time: the update starts
-	# it at once, but a begin time that merely passes waits for the backfill
-	# scheduler (up to 30 s).
-	next_second() { (($(date +%s) > requeued_at)); }
-	wait_for 2 next_second || true
-	scontrol update JobId="$job" StartTime=now || {
-		abandon "could not release job $job (scontrol update StartTime=now)"
-		return
-	}
-	wait_for "$limit" all_gone "$sbatch_pid" || {
-		abandon "job $job did not finish within $limit s"
-		return
-	}
-	wait "$sbatch_pid" || rc=$?
-	say "mcscan.sbatch --requeue, interrupted: job $job exit $rc in $(since "$t") s"
+else
+	fail "array.sbatch with empty shards failed"
+	for f in array-"$job"_*.out; do show "$f"; done
+fi
 
-	local before=$failures
-	if ((rc != 0)); then
-		fail "requeue: the requeued job $job ended with exit code $rc"
-		scontrol show job "$job" 2>/dev/null | head -n 4 >&2 || true
-	fi
-	if ((at_signal < at_requeue && at_requeue < slow_points)); then
-		pass "requeue: $at_signal of $slow_points points journaled at the warning, $at_requeue at the requeue"
+# --- a failed shard rerun with other settings is refused -----------------------------------
+if [[ -s array-$job/scan.csv ]]; then
+	arr=$job
+	if submit --array=1 array.sbatch -shards 6 -out "array-$arr" "${tiny[@]}" -iterations 30000; then
+		fail "a shard rerun with -iterations 30000 among shards of 20000 succeeded"
+	elif grep -q "holds a scan of other settings (-iterations 20000 there, 30000 here)" "array-${job}_1.out"; then
+		pass "a shard rerun with other settings: refused, saying -iterations 20000 there, 30000 here"
 	else
-		fail "requeue: want 0 < $at_signal (at the warning) < $at_requeue (at the requeue) < $slow_points points journaled: the points in flight must finish"
+		fail "a shard rerun with other settings: want the reason in array-${job}_1.out"
+		show "array-${job}_1.out"
 	fi
-	grep -q '^mcscan.sbatch: time limit near: stopping the scan, journal kept' "$out" ||
-		fail "requeue: no drain message in $out"
-	# srun answers a TERM of its own with SIGKILL for the ranks.
-	! grep -q 'forcing job termination' "$out" || fail "requeue: the ranks were killed, not drained"
-	(($(grep -c '^placement: ' "$out") == 2)) || fail "requeue: want the two runs' placement lines in $out"
-	grep -q "^progress: $at_requeue/$slow_points ([0-9]*%) from the journal $journal\$" "$out" ||
-		fail "requeue: the second run did not report $at_requeue of $slow_points points from the journal in $out"
-	grep -q "^progress: $slow_points/$slow_points (100%)," "$out" ||
-		fail "requeue: the second run's progress did not reach $slow_points/$slow_points in $out"
-	if ((failures == before)); then
-		pass "requeue: job $job drained (its ranks were not killed), requeued itself and ran again, exit 0"
-	else
-		show "$out"
-	fi
-	points=$slow_points check_scan requeue "mcscan-$job/scan.csv" "$out"
-	if [[ -s $ref && -s mcscan-$job/scan.csv ]]; then
-		check_same requeue "mcscan-$job/scan.csv" "$ref" "the requeued scan equals the uninterrupted one"
-	fi
-	total=$(journal_done "$journal")
-	if ((total == slow_points)); then
-		pass "requeue: the journal holds all $slow_points points"
-	else
-		fail "requeue: the journal $journal holds $total of $slow_points points"
-	fi
-}
-check_requeue
+fi
 
 # --- mpirun inside the allocation -------------------------------------------------
 if submit mpirun.sbatch -n 100; then check_auc mpirun "mpirun-$job.out"; else

@@ -1,11 +1,10 @@
-package trace
+package gantt
 
 import (
-	"cmp"
+	"errors"
 	"fmt"
 	"image/color"
 	"os"
-	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -13,6 +12,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/hpcmap/hpcmap/trace"
 )
 
 // The chart's colours. Tasks alternate between two blues so that neighbours
@@ -28,97 +29,70 @@ var (
 	rankRule    = color.RGBA{0x80, 0x80, 0x80, 0xff}
 )
 
-// lane is the attempts that one worker goroutine of one rank ran, by start.
-type lane struct {
-	rank, worker int
-	tasks        []Task
-	end          float64 // the lane's last end; 0 if it ran nothing
+// Options say how to draw a chart. The zero value draws a 10-inch-wide
+// chart of the ranks that the trace names, without a title of its own.
+type Options struct {
+	Title string // a line above the trace's summary
+	// Ranks is the number of ranks the map ran on: a trace cannot tell the
+	// ranks that ran no task, which get empty lanes when Ranks counts them.
+	Ranks int
+	// Width and Height are WritePNG's picture size, at most MaxSize each. A
+	// zero width is 10 inches; a zero height fits the lanes, between 4 and
+	// 16 inches (AutoHeight).
+	Width, Height vg.Length
 }
 
-// layout numbers the lanes of a chart of tasks: rank r's lanes are
-// first[r] to first[r+1]−1, worker by worker. Every rank from 0 to the
-// highest in the trace gets lanes, and every worker from 0 to the highest
-// its rank used, so that a rank or a worker that ran nothing shows as an
-// empty lane rather than vanishing. A rank with no tasks at all gets as many
-// lanes as the widest rank.
-func layout(tasks []Task) (first []int) {
-	workers := make(map[int]int) // rank → highest worker + 1
-	ranks, widest := 0, 1
-	for _, t := range tasks {
-		workers[t.Rank] = max(workers[t.Rank], t.Worker+1)
-		ranks = max(ranks, t.Rank+1)
-		widest = max(widest, t.Worker+1)
-	}
-	first = make([]int, ranks+1)
-	for r := range ranks {
-		w := workers[r]
-		if w == 0 {
-			w = widest
-		}
-		first[r+1] = first[r] + w
-	}
-	return first
-}
+// MaxSize is the largest width or height of a picture: 50 inches, 4800
+// pixels at 96 dots per inch.
+const MaxSize = 50 * vg.Inch
 
-// lanesOf sorts tasks into the lanes of layout, each by start.
-func lanesOf(tasks []Task) []lane {
-	first := layout(tasks)
-	ranks := len(first) - 1
-	lanes := make([]lane, first[ranks])
-	for r := range ranks {
-		for i := first[r]; i < first[r+1]; i++ {
-			lanes[i] = lane{rank: r, worker: i - first[r]}
-		}
-	}
-	for _, t := range tasks {
-		l := &lanes[first[t.Rank]+t.Worker]
-		l.tasks = append(l.tasks, t)
-		l.end = max(l.end, t.End)
-	}
-	for i := range lanes {
-		slices.SortFunc(lanes[i].tasks, func(a, b Task) int { return cmp.Compare(a.Start, b.Start) })
-	}
-	return lanes
-}
+// ErrNoTasks is the error for a trace without rows: there is nothing to draw.
+var ErrNoTasks = errors.New("gantt: no tasks to draw")
 
-// Gantt draws tasks as a Gantt chart: one horizontal lane per worker
-// goroutine of each rank, rank 0 at the top, and a bar per attempt from its
-// start to its end, seconds along the x axis; a rule separates ranks of
-// several workers. Empty lane is idle time. From each lane's last task to
-// the end of the map (a red line at the latest end) the lane is tinted pale
-// red: that is the idle tail that a static schedule leaves when its blocks
-// cost unequal time, and that a dynamic one all but removes. Failed attempts
-// are orange and panicked ones black. The title is followed by the Summary's
-// line, and a row of legend entries stands between the title and the lanes.
+// Chart draws tasks as a Gantt chart: one horizontal lane per worker
+// goroutine of each rank (see trace.Lanes), rank 0 at the top, and a bar per
+// attempt from its start to its end, seconds along the x axis; a rule
+// separates ranks of several workers. Empty lane is idle time. From each
+// lane's last task to the end of the map (a red line at the latest end) the
+// lane is tinted pale red: that is the idle tail that a static schedule
+// leaves when its blocks cost unequal time, and that a dynamic one all but
+// removes. Failed attempts are orange and panicked ones black. The title is
+// followed by the trace.Summary's line, and a row of legend entries stands
+// between the title and the lanes.
 //
 // Bars narrower than about a point that touch are drawn as one, so that a
 // trace of a hundred thousand tasks draws in under a second and looks the
 // same as if each had been drawn.
 //
-// Gantt returns an error if tasks is empty.
-func Gantt(tasks []Task, title string) (*plot.Plot, error) {
-	p, _, err := newGantt(tasks, title)
+// An empty trace is ErrNoTasks; more lanes than trace.Lanes lays out, an
+// error.
+func Chart(tasks []trace.Task, opt Options) (*plot.Plot, error) {
+	p, _, err := newChart(tasks, opt)
 	return p, err
 }
 
-func newGantt(tasks []Task, title string) (*plot.Plot, *gantt, error) {
+func newChart(tasks []trace.Task, opt Options) (*plot.Plot, *gantt, error) {
 	if len(tasks) == 0 {
-		return nil, nil, errNoTasks
+		return nil, nil, ErrNoTasks
 	}
-	g := &gantt{lanes: lanesOf(tasks), sum: Summarize(tasks)}
+	lanes, err := trace.Lanes(tasks, opt.Ranks)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &gantt{lanes: lanes, sum: trace.Summarize(tasks, opt.Ranks)}
 	for _, t := range tasks {
 		switch t.Status {
-		case StatusFailed:
+		case trace.StatusFailed:
 			g.failed = true
-		case StatusPanicked:
+		case trace.StatusPanicked:
 			g.panicked = true
 		}
 	}
 
 	p := plot.New()
 	p.Title.Text = g.sum.String()
-	if title != "" {
-		p.Title.Text = title + "\n" + p.Title.Text
+	if opt.Title != "" {
+		p.Title.Text = opt.Title + "\n" + p.Title.Text
 	}
 	p.X.Label.Text = "seconds since the map's start (on each rank's own clock)"
 	p.X.Min = 0
@@ -143,11 +117,15 @@ func newGantt(tasks []Task, title string) (*plot.Plot, *gantt, error) {
 	return p, g, nil
 }
 
-// WritePNG draws tasks with Gantt and saves the chart as a PNG image of
-// width × height at 96 dots per inch. A zero width is 10 inches; a zero
-// height fits the lanes, between 4 and 16 inches.
-func WritePNG(path string, tasks []Task, title string, width, height vg.Length) error {
-	p, g, err := newGantt(tasks, title)
+// WritePNG draws tasks with Chart and saves the chart at path as a PNG
+// image of opt.Width × opt.Height at 96 dots per inch.
+func WritePNG(path string, tasks []trace.Task, opt Options) error {
+	width, height := opt.Width, opt.Height
+	if width < 0 || height < 0 || width > MaxSize || height > MaxSize {
+		return fmt.Errorf("gantt: a picture of %.4g × %.4g inches: want sizes from 0 to %g inches",
+			width/vg.Inch, height/vg.Inch, MaxSize/vg.Inch)
+	}
+	p, g, err := newChart(tasks, opt)
 	if err != nil {
 		return err
 	}
@@ -157,22 +135,19 @@ func WritePNG(path string, tasks []Task, title string, width, height vg.Length) 
 	if height == 0 {
 		height = AutoHeight(len(g.lanes))
 	}
-	if width < 0 || height < 0 {
-		return fmt.Errorf("trace: negative size %v × %v", width, height)
-	}
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(96))
 	dc := draw.New(img)
 	p.Draw(dc)
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("trace: %w", err)
+		return fmt.Errorf("gantt: %w", err)
 	}
 	_, err = vgimg.PngCanvas{Canvas: img}.WriteTo(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("trace: writing %s: %w", path, err)
+		return fmt.Errorf("gantt: writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -185,8 +160,8 @@ func AutoHeight(lanes int) vg.Length {
 
 // gantt is the plot.Plotter that draws the lanes.
 type gantt struct {
-	lanes            []lane
-	sum              Summary
+	lanes            []trace.Lane
+	sum              trace.Summary
 	failed, panicked bool
 
 	legend      []legendEntry
@@ -214,15 +189,15 @@ func (g *gantt) Plot(c draw.Canvas, p *plot.Plot) {
 	end := trX(g.sum.Makespan)
 	for i, l := range g.lanes {
 		y0, y1 := trY(g.laneY(i))+inset, trY(g.laneY(i)+1)-inset
-		if tail := trX(l.end); end-tail > 0 {
+		if tail := trX(l.End); end-tail > 0 {
 			c.FillPolygon(idleColor, rect(tail, end, y0, y1))
 		}
-		drawBars(c, trX, l.tasks, y0, y1, laneH >= 4)
+		drawBars(c, trX, l.Tasks, y0, y1, laneH >= 4)
 	}
 	// A rule between ranks of several lanes. Not shaded bands: idle time
 	// must look the same, empty, on every rank.
 	for i := 1; i < len(g.lanes); i++ {
-		if g.lanes[i].rank != g.lanes[i-1].rank && g.lanes[i].worker+g.lanes[i-1].worker > 0 && laneH >= 4 {
+		if g.lanes[i].Rank != g.lanes[i-1].Rank && g.lanes[i].Worker+g.lanes[i-1].Worker > 0 && laneH >= 4 {
 			y := trY(g.laneY(i) + 1)
 			c.StrokeLine2(draw.LineStyle{Color: rankRule, Width: vg.Points(0.75)}, c.Min.X, y, c.Max.X, y)
 		}
@@ -239,7 +214,7 @@ func (g *gantt) Plot(c draw.Canvas, p *plot.Plot) {
 // Wider ones alternate in shade if alternate is set; on lanes too thin for
 // the eye to follow, shades would only make a moiré, so there all bars that
 // touch are merged.
-func drawBars(c draw.Canvas, trX func(float64) vg.Length, tasks []Task, y0, y1 vg.Length, alternate bool) {
+func drawBars(c draw.Canvas, trX func(float64) vg.Length, tasks []trace.Task, y0, y1 vg.Length, alternate bool) {
 	const narrow = 1 // point
 	var run struct{ x0, x1 vg.Length }
 	open := false
@@ -251,7 +226,7 @@ func drawBars(c draw.Canvas, trX func(float64) vg.Length, tasks []Task, y0, y1 v
 	}
 	shade := 0
 	for _, t := range tasks {
-		if t.Status != StatusOK {
+		if t.Status != trace.StatusOK {
 			continue
 		}
 		x0, x1 := trX(t.Start), trX(t.End)
@@ -273,9 +248,9 @@ func drawBars(c draw.Canvas, trX func(float64) vg.Length, tasks []Task, y0, y1 v
 	for _, t := range tasks {
 		clr := failedColor
 		switch t.Status {
-		case StatusOK:
+		case trace.StatusOK:
 			continue
-		case StatusPanicked:
+		case trace.StatusPanicked:
 			clr = panicColor
 		}
 		// Wide enough to see, however short.
@@ -312,7 +287,7 @@ func (g *gantt) legendEntries() []legendEntry {
 	}
 	return append(e,
 		legendEntry{fill: []color.Color{idleColor}, text: "idle after the lane's last task"},
-		legendEntry{line: endColor, text: "end of the map, " + seconds(g.sum.Makespan)},
+		legendEntry{line: endColor, text: "end of the map, " + trace.Seconds(g.sum.Makespan)},
 	)
 }
 
@@ -343,7 +318,7 @@ func (g *gantt) drawLegend(c draw.Canvas) {
 // few, else each rank, else every so many ranks, so that labels never
 // crowd.
 type laneMarker struct {
-	lanes []lane
+	lanes []trace.Lane
 	ranks int
 }
 
@@ -355,9 +330,9 @@ func (m laneMarker) Ticks(min, max float64) []plot.Tick {
 	if n <= most {
 		oneWorker := n == m.ranks
 		for i, l := range m.lanes {
-			label := fmt.Sprintf("rank %d / w%d", l.rank, l.worker)
+			label := fmt.Sprintf("rank %d / w%d", l.Rank, l.Worker)
 			if oneWorker {
-				label = fmt.Sprintf("rank %d", l.rank)
+				label = fmt.Sprintf("rank %d", l.Rank)
 			}
 			ticks = append(ticks, plot.Tick{Value: float64(n-1-i) + 0.5, Label: label})
 		}
@@ -366,10 +341,10 @@ func (m laneMarker) Ticks(min, max float64) []plot.Tick {
 	step := (m.ranks + most - 1) / most
 	first := 0
 	for i := 1; i <= n; i++ {
-		if i < n && m.lanes[i].rank == m.lanes[first].rank {
+		if i < n && m.lanes[i].Rank == m.lanes[first].Rank {
 			continue
 		}
-		if r := m.lanes[first].rank; r%step == 0 {
+		if r := m.lanes[first].Rank; r%step == 0 {
 			// The middle of the rank's lanes.
 			mid := float64(n) - float64(first+i)/2
 			ticks = append(ticks, plot.Tick{Value: mid, Label: fmt.Sprintf("rank %d", r)})

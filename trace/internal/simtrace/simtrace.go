@@ -1,14 +1,18 @@
-package trace
+// Package simtrace makes up traces for the tests and benchmarks of trace and
+// trace/gantt.
+package simtrace
 
 import (
 	"container/heap"
 	"math/rand/v2"
+
+	"github.com/hpcmap/hpcmap/trace"
 )
 
-// simulate is a trace of n tasks of uneven cost run on ranks × workers
+// Simulate is a trace of n tasks of uneven cost run on ranks × workers
 // lanes, either in contiguous blocks per rank (as mpimap.Block) or dealt to
 // whichever lane is free first (as mpimap.Dynamic).
-func simulate(n, ranks, workers int, block bool, seed uint64) []Task {
+func Simulate(n, ranks, workers int, block bool, seed uint64) []trace.Task {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	cost := make([]float64, n)
 	for i := range cost {
@@ -16,14 +20,14 @@ func simulate(n, ranks, workers int, block bool, seed uint64) []Task {
 		// parameter, with noise.
 		cost[i] = 0.001 * (1 + 4*float64(i)/float64(n)) * (0.5 + rng.Float64())
 	}
-	var tasks []Task
+	var tasks []trace.Task
 	run := func(free *laneHeap, idx []int) {
 		for _, i := range idx {
 			l := heap.Pop(free).(freeLane)
-			t := Task{Index: i, Rank: l.rank, Host: "node", Worker: l.worker,
-				Start: l.at, End: l.at + cost[i], Attempt: 1, Status: StatusOK}
+			t := trace.Task{Index: i, Rank: l.rank, Host: "node", Worker: l.worker,
+				Start: l.at, End: l.at + cost[i], Attempt: 1, Status: trace.StatusOK}
 			if i%997 == 5 {
-				t.Status = StatusFailed
+				t.Status = trace.StatusFailed
 			}
 			tasks = append(tasks, t)
 			l.at = t.End
