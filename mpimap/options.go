@@ -251,4 +251,3 @@ func (c *config) fail(err error) {
 		c.err = err
 	}
 }
-
