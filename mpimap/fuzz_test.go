@@ -87,13 +87,13 @@ type fuzzVec struct {
 	Tag     [4]int16
 }
 
-func newFuzzMapper[R any](t testing.TB, n int) *mapper[int, R] {
+func newCodec[R any](t testing.TB) codec.Codec[R] {
 	t.Helper()
 	c, err := codec.New[R]()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mapper[int, R]{n: n, codec: c, cfg: newConfig(nil)}
+	return c
 }
 
 func encodeAll[R any](t testing.TB, c codec.Codec[R], vals []R) []byte {
@@ -101,6 +101,16 @@ func encodeAll[R any](t testing.TB, c codec.Codec[R], vals []R) []byte {
 	b, err := c.Append(nil, vals)
 	if err != nil {
 		t.Fatalf("encoding %d values of %T: %v", len(vals), vals, err)
+	}
+	return b
+}
+
+// body is a message without its map's sequence number.
+func body(t testing.TB, msg []byte) []byte {
+	t.Helper()
+	_, b, ok := sequence(msg)
+	if !ok {
+		t.Fatalf("message %x has no sequence number", msg)
 	}
 	return b
 }
@@ -115,15 +125,14 @@ func fuzzFailures() []failure {
 	}
 }
 
-// resultsSeeds are worker messages of a map of 40 tasks written by
-// encodeResults, with values made by val.
+// resultsSeeds are worker reports of a map of 40 tasks written by
+// appendReport, with values made by val.
 func resultsSeeds[R any](t testing.TB, val func(i int) R) [][]byte {
-	m := newFuzzMapper[R](t, 40)
-	m.host = "node-7"
+	c := newCodec[R](t)
 	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	piece := func(s span, ran int, fails ...failure) pieceDone[R] {
-		d := pieceDone[R]{s: s, ran: ran, worker: s.start % 3, took: time.Duration(ran) * time.Millisecond,
-			vals: make([]R, s.count), fails: fails}
+		d := pieceDone[R]{pieceReport: pieceReport{s: s, ran: ran, rank: 1 + s.start%2, host: fmt.Sprintf("node-%d", s.start%2),
+			worker: s.start % 3, took: time.Duration(ran) * time.Millisecond, fails: fails}, vals: make([]R, s.count)}
 		for k := range ran {
 			i := s.at(k)
 			d.vals[k] = val(i)
@@ -136,30 +145,21 @@ func resultsSeeds[R any](t testing.TB, val func(i int) R) [][]byte {
 		return d
 	}
 	fails := fuzzFailures()
-	msgs := []struct {
-		kind   byte
-		want   int
-		pieces []pieceDone[R]
-		cause  string
-	}{
-		{kindResults, 2, []pieceDone[R]{piece(span{0, 4, 1, 1}, 4)}, ""},
-		{kindResults, 0, []pieceDone[R]{
+	reps := []report[R]{
+		{kind: kindResults, want: 2, pieces: []pieceDone[R]{piece(span{0, 4, 1, 1}, 4)}},
+		{kind: kindResults, pieces: []pieceDone[R]{
 			piece(span{10, 5, 3, 2}, 3, fails[0], fails[1]),
 			piece(span{20, 3, 1, 1}, 0),
 			piece(span{0, 3, 1, 1}, 3, fails[2]),
-		}, ""},
-		{kindResults, 7, nil, ""},
-		{kindFinal, 0, nil, "rank 1: interrupt"},
-		{kindFinal, 0, []pieceDone[R]{piece(span{39, 1, 1, 3}, 1), piece(span{1, 20, 2, 1}, 20)}, ""},
+		}},
+		{kind: kindResults, want: 7},
+		{kind: kindFinal, cause: "rank 1: interrupt", load: load{messages: 12, peers: 1}},
+		{kind: kindFinal, pieces: []pieceDone[R]{piece(span{39, 1, 1, 3}, 1), piece(span{1, 20, 2, 1}, 20)}},
+		{kind: kindFailed, cause: "mpimap: malformed message from rank 0"},
 	}
 	var out [][]byte
-	for _, msg := range msgs {
-		var w writer
-		m.encodeResults(&w, msg.kind, msg.want, msg.pieces)
-		if msg.kind == kindFinal {
-			w.string(msg.cause)
-		}
-		out = append(out, w.b)
+	for i := range reps {
+		out = append(out, body(t, appendReport(nil, 7, &reps[i], c, "node-7")))
 	}
 	return out
 }
@@ -167,18 +167,29 @@ func resultsSeeds[R any](t testing.TB, val func(i int) R) [][]byte {
 // checkReadResults decodes msg as rank 0 does in a map of n tasks with
 // results of type R, and checks what it accepts.
 func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
-	m := newFuzzMapper[R](t, n)
+	c := newCodec[R](t)
 	results := make([]R, n)
 	var (
-		in  resultsMessage
+		rep report[R]
 		err error
 	)
-	checkAlloc(t, fmt.Sprintf("readResults[%T]", results), len(msg), lim, func() { in, err = m.readResults(msg, results) })
+	place := func() {
+		if rep, err = readReport[R](msg, n); err != nil {
+			return
+		}
+		g := gather[R]{codec: c, results: results}
+		for i := range rep.pieces {
+			if err = g.place(&rep.pieces[i]); err != nil {
+				return
+			}
+		}
+	}
+	checkAlloc(t, fmt.Sprintf("readReport[%T]", results), len(msg), lim, place)
 	if err != nil {
 		return
 	}
 	written := make([]bool, n)
-	for _, p := range in.pieces {
+	for _, p := range rep.pieces {
 		s := p.s
 		if s.count < 0 || s.stride < 1 || s.attempt < 1 || p.ran < 0 || p.ran > s.count || len(p.fails) > p.ran ||
 			s.count > 0 && (s.start < 0 || s.at(s.count-1) >= n) {
@@ -203,34 +214,38 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 	// The worker's encoder, given what was decoded, writes a message that
 	// decodes to the same. Where pieces overlap, the last one's values win
 	// in both.
-	pieces := make([]pieceDone[R], len(in.pieces))
-	for k, p := range in.pieces {
-		pieces[k] = pieceDone[R]{s: p.s, ran: p.ran, worker: p.worker, took: p.took, times: p.times,
-			vals: make([]R, p.ran), fails: p.fails, logs: p.logs}
+	again := rep
+	again.pieces = make([]pieceDone[R], len(rep.pieces))
+	for k, p := range rep.pieces {
+		again.pieces[k] = pieceDone[R]{pieceReport: p.pieceReport, vals: make([]R, p.ran)}
 		for j := range p.ran {
-			pieces[k].vals[j] = results[p.s.at(j)]
+			again.pieces[k].vals[j] = results[p.s.at(j)]
 		}
 	}
-	kind := kindResults
-	if in.final {
-		kind = kindFinal
+	host := ""
+	if len(rep.pieces) > 0 {
+		host = rep.pieces[0].host
 	}
-	var w writer
-	m.host = in.host
-	m.encodeResults(&w, kind, in.want, pieces)
-	if in.final {
-		w.string(in.cause)
-	}
-	again := make([]R, n)
-	in2, err := m.readResults(w.b, again)
+	msg2 := body(t, appendReport(nil, 1, &again, c, host))
+	rep2, err := readReport[R](msg2, n)
 	if err != nil {
-		t.Fatalf("the re-encoded message of %+v does not decode: %v", in, err)
+		t.Fatalf("the re-encoded message of %+v does not decode: %v", rep, err)
 	}
-	if !reflect.DeepEqual(in, in2) {
-		t.Fatalf("decoded %+v, then %+v after encoding it again", in, in2)
+	results2 := make([]R, n)
+	g := gather[R]{codec: c, results: results2}
+	for i := range rep2.pieces {
+		if err := g.place(&rep2.pieces[i]); err != nil {
+			t.Fatalf("the re-encoded results of %+v do not decode: %v", rep, err)
+		}
 	}
-	if !bytes.Equal(encodeAll(t, m.codec, results), encodeAll(t, m.codec, again)) {
-		t.Fatalf("results %v, then %v after encoding them again", results, again)
+	for i := range rep.pieces {
+		rep.pieces[i].payload, rep2.pieces[i].payload = nil, nil
+	}
+	if !reflect.DeepEqual(rep, rep2) {
+		t.Fatalf("decoded %+v, then %+v after encoding it again", rep, rep2)
+	}
+	if !bytes.Equal(encodeAll(t, c, results), encodeAll(t, c, results2)) {
+		t.Fatalf("results %v, then %v after encoding them again", results, results2)
 	}
 }
 
@@ -276,33 +291,31 @@ func FuzzEncodeResults(f *testing.F) {
 	f.Add("", uint16(0), uint32(0), int64(0), int64(slog.LevelError), "", "", "", "", false)
 	f.Add("n\x00\xff", uint16(65535), uint32(1<<31), int64(1<<62), int64(-64), "é", "a", "", "context deadline exceeded", false)
 	const n = 10
-	m := newFuzzMapper[float64](f, n)
+	c := newCodec[float64](f)
 	f.Fuzz(func(t *testing.T, host string, worker uint16, took uint32, nanos, level int64, msg, key, value, errText string, zeroTime bool) {
 		when := time.Unix(0, nanos)
 		if zeroTime {
 			when = time.Time{} // slog's "no time"
 		}
 		l := logRecord{index: 4, attempt: 2, time: when, level: slog.Level(level), msg: msg, attrs: []string{key, value}}
-		d := pieceDone[float64]{
-			s: span{start: 2, count: 3, stride: 2, attempt: 2}, ran: 2, worker: int(worker), took: time.Duration(took),
+		d := pieceDone[float64]{pieceReport: pieceReport{
+			s: span{start: 2, count: 3, stride: 2, attempt: 2}, ran: 2, rank: 1, host: host, worker: int(worker), took: time.Duration(took),
 			times: []int64{int64(took), 2 * int64(took), 3 * int64(took), 4 * int64(took)},
-			vals:  []float64{1.5, 0, 0},
 			fails: []failure{{index: 4, attempt: 2, rank: 1, host: host, panic: true, err: errors.New(errText)}},
 			logs:  []logRecord{l, l},
-		}
-		var w writer
-		m.host = host
-		m.encodeResults(&w, kindResults, 1, []pieceDone[float64]{d})
-		results := make([]float64, n)
-		in, err := m.readResults(w.b, results)
+		}, vals: []float64{1.5, 0, 0}}
+		rep := report[float64]{kind: kindResults, want: 1, pieces: []pieceDone[float64]{d}}
+		got, err := readReport[float64](body(t, appendReport(nil, 3, &rep, c, host)), n)
 		if err != nil {
 			t.Fatalf("rank 0 cannot read a worker's message (host %q, a log record at %v of level %d): %v", host, l.time, l.level, err)
 		}
-		if in.host != host || len(in.pieces) != 1 || results[2] != 1.5 {
-			t.Fatalf("wrote host %q and one piece, read %+v with results %v", host, in, results)
+		results := make([]float64, n)
+		g := gather[float64]{codec: c, results: results}
+		if len(got.pieces) != 1 || g.place(&got.pieces[0]) != nil || results[2] != 1.5 {
+			t.Fatalf("wrote one piece, read %+v with results %v", got, results)
 		}
-		p := in.pieces[0]
-		if p.s != d.s || p.ran != d.ran || p.worker != d.worker || p.took != d.took || !slices.Equal(p.times, d.times) {
+		p := got.pieces[0]
+		if p.host != host || p.s != d.s || p.ran != d.ran || p.worker != d.worker || p.took != d.took || !slices.Equal(p.times, d.times) {
 			t.Fatalf("wrote piece %+v, read %+v", d, p)
 		}
 		if len(p.fails) != 1 || p.fails[0].host != host || p.fails[0].err.Error() != errText || !p.fails[0].panic {
@@ -367,7 +380,7 @@ func rootMessages(t testing.TB) [][]byte {
 		return msg
 	}
 	damage := func(tag int, msg []byte) []byte {
-		if tag == tagToRoot {
+		if tag == tagToDealer {
 			return append(slices.Clip(msg), 0) // one byte too many
 		}
 		return msg
@@ -431,42 +444,14 @@ func rootMessages(t testing.TB) [][]byte {
 	return msgs
 }
 
-// encodeRootMessage writes rm the way rank 0 does (answerWaiting, stop,
-// abort and finish); TestEncodeRootMessage checks it against what rank 0
-// sends.
-func encodeRootMessage(rm rootMessage) []byte {
-	var w writer
-	w.byte(rm.kind)
-	switch rm.kind {
-	case kindChunks:
-		w.uint(len(rm.spans))
-		for _, s := range rm.spans {
-			w.span(s)
-		}
-	case kindAbort:
-		w.string(rm.text)
-	case kindOutcome:
-		w.uint(rm.outcome.notRun)
-		w.uint(len(rm.outcome.causes))
-		for _, c := range rm.outcome.causes {
-			w.string(c)
-		}
-		w.uint(len(rm.fails))
-		for _, f := range rm.fails {
-			w.failure(f)
-		}
-	}
-	return w.b
-}
-
 func TestEncodeRootMessage(t *testing.T) {
 	for _, msg := range rootMessages(t) {
-		rm, err := readFromRoot(msg, rootTasks)
+		o, err := readOrder(msg, rootTasks)
 		if err != nil {
 			t.Fatalf("rank 0's message %x: %v", msg, err)
 		}
-		if got := encodeRootMessage(rm); !bytes.Equal(got, msg) {
-			t.Errorf("rank 0 sent %x for %+v, encodeRootMessage writes %x", msg, rm, got)
+		if got := body(t, appendOrder(nil, 1, &o)); !bytes.Equal(got, msg) {
+			t.Errorf("rank 0 sent %x for %+v, appendOrder writes %x", msg, o, got)
 		}
 	}
 }
@@ -479,10 +464,10 @@ func FuzzReadFromRoot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, n16 uint16, msg []byte) {
 		n := fuzzTasks(n16)
 		var (
-			rm  rootMessage
+			rm  order
 			err error
 		)
-		checkAlloc(t, "readFromRoot", len(msg), wireLimit, func() { rm, err = readFromRoot(msg, n) })
+		checkAlloc(t, "readOrder", len(msg), wireLimit, func() { rm, err = readOrder(msg, n) })
 		if err != nil {
 			return
 		}
@@ -504,7 +489,7 @@ func FuzzReadFromRoot(f *testing.F) {
 		if o := rm.outcome; rm.kind == kindOutcome && (o.notRun < 0 || o.notRun > n || o.n != n) {
 			t.Fatalf("accepted outcome %+v in a map of %d tasks", o, n)
 		}
-		again, err := readFromRoot(encodeRootMessage(rm), n)
+		again, err := readOrder(body(t, appendOrder(nil, 1, &rm)), n)
 		if err != nil {
 			t.Fatalf("the re-encoded message of %+v does not decode: %v", rm, err)
 		}

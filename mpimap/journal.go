@@ -50,6 +50,8 @@ type journal[R any] struct {
 	buf     []byte
 	payload []byte // reused for each record's encoded result
 	synced  time.Time
+	n       int   // tasks of the map
+	end     int64 // the length of the file when it was opened
 }
 
 // journalHead is what a journal's header says about the map that wrote it.
@@ -58,6 +60,18 @@ type journalHead struct {
 	args    [sha256.Size]byte // of the arguments' layout and digest
 	results string            // the result type's layout
 	key     []string
+}
+
+// journalHeadOfN describes a map of n tasks by index (MapN, EachN), whose
+// results are R, journaled with key: it has no arguments.
+func journalHeadOfN[R any](n int, key []string) journalHead {
+	head := journalHead{tasks: n, results: codec.Layout(reflect.TypeFor[R]()), key: key}
+	h := sha256.New()
+	var w writer
+	w.string("task index")
+	h.Write(w.b)
+	h.Sum(head.args[:0])
+	return head
 }
 
 // journalHeadOf describes a map of args whose results are R, journaled with
@@ -134,17 +148,16 @@ func (head journalHead) mismatch(this journalHead) string {
 // record torn at the end is dropped, so that new records follow the last good
 // one; damaged records between good ones are skipped but kept in the file,
 // and so said on cfg's progress writer if it has one.
-func openJournal[T, R any](cfg config, args []T, c codec.Codec[R], results []R) (*journal[R], []bool, int, error) {
+//
+// With results nil (a map whose results go to a sink), the records are only
+// checked: replay hands them over later.
+func openJournal[R any](cfg config, this journalHead, c codec.Codec[R], n int, results []R) (*journal[R], *bitset, int, error) {
 	path := cfg.journal
-	this, err := journalHeadOf[T, R](args, cfg.journalKey)
-	if err != nil {
-		return nil, nil, 0, err
-	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("mpimap: journal: %w", err)
 	}
-	j, done, count, err := resume(f, path, this, c, results, cfg.progress)
+	j, done, count, err := resume(f, path, this, c, n, results, cfg.progress)
 	if err != nil {
 		f.Close()
 		return nil, nil, 0, err
@@ -152,13 +165,13 @@ func openJournal[T, R any](cfg config, args []T, c codec.Codec[R], results []R) 
 	return j, done, count, nil
 }
 
-func resume[R any](f *os.File, path string, this journalHead, c codec.Codec[R], results []R, progress io.Writer) (*journal[R], []bool, int, error) {
+func resume[R any](f *os.File, path string, this journalHead, c codec.Codec[R], n int, results []R, progress io.Writer) (*journal[R], *bitset, int, error) {
 	j := &journal[R]{f: f, path: path, codec: c, synced: time.Now()}
 	st, err := f.Stat()
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 	}
-	done := make([]bool, len(results))
+	done := newBitset(n)
 	if st.Size() == 0 {
 		if _, err := f.Write(this.encode()); err != nil {
 			return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
@@ -174,7 +187,7 @@ func resume[R any](f *os.File, path string, this journalHead, c codec.Codec[R], 
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s was written by a different map: %s; "+
 			"use another path, or delete it to start over", path, why)
 	}
-	count := readJournal(jr, c, results, done)
+	count := readJournal(jr, c, n, results, done)
 	if jr.err != nil {
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, jr.err)
 	}
@@ -193,7 +206,28 @@ func resume[R any](f *os.File, path string, this journalHead, c codec.Codec[R], 
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 	}
+	j.n, j.end = n, end
 	return j, done, count, nil
+}
+
+// replay hands sink the result of every task the journal held when it was
+// opened, each once, in the order they were journaled.
+func (j *journal[R]) replay(sink func(index int, r R) error) error {
+	jr := newJournalReader(j.f, j.end)
+	if _, err := jr.header(); err != nil {
+		return fmt.Errorf("mpimap: journal %s: %w", j.path, err)
+	}
+	var err error
+	readJournal(jr, j.codec, j.n, nil, newBitset(j.n), func(index int, r R) bool {
+		if err = sink(index, r); err != nil {
+			err = fmt.Errorf("mpimap: sink: task %d (from the journal): %w", index, err)
+		}
+		return err == nil
+	})
+	if jr.err != nil {
+		return fmt.Errorf("mpimap: journal %s: %w", j.path, jr.err)
+	}
+	return err
 }
 
 // add appends the record of task index, whose result is v.

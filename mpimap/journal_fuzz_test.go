@@ -63,10 +63,10 @@ func checkReadJournal[R any](t *testing.T, n int, data []byte, lim allocLimit) {
 		t.Fatal(err)
 	}
 	read := func(data []byte) ([]R, []bool, int, *journalReader) {
-		results, done := make([]R, n), make([]bool, n)
+		results, done := make([]R, n), newBitset(n)
 		jr := bytesJournal(data)
-		count := readJournal(jr, c, results, done)
-		return results, done, count, jr
+		count := readJournal(jr, c, n, results, done)
+		return results, done.bools(n), count, jr
 	}
 	var (
 		results []R
@@ -209,7 +209,7 @@ func journalHeader(t testing.TB, n uint8) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _, _, err := openJournal(journalConfig(path), journalArgs(n), c, nil)
+	j, _, _, err := openJournalArgs(journalConfig(path), journalArgs(n), c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func FuzzOpenJournal(f *testing.F) {
 			if err := os.WriteFile(path, content, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			j, done, count, err = openJournal(journalConfig(path), args, c, results)
+			j, done, count, err = openJournalArgs(journalConfig(path), args, c, results)
 		}
 		checkAlloc(t, "openJournal", len(content), wireLimit, open)
 		ours := len(content) == 0 || bytes.HasPrefix(content, hdr)
@@ -318,7 +318,7 @@ func FuzzOpenJournal(f *testing.F) {
 			t.Fatal(err)
 		}
 		results2 := make([]float64, n)
-		j2, done2, count2, err := openJournal(journalConfig(path), args, c, results2)
+		j2, done2, count2, err := openJournalArgs(journalConfig(path), args, c, results2)
 		if err != nil {
 			t.Fatalf("reopening after a record was added: %v", err)
 		}
@@ -367,4 +367,26 @@ func FuzzJournalHeader(f *testing.F) {
 			t.Fatalf("header %+v encodes to one that reads as %+v, %v", head, again, err)
 		}
 	})
+}
+
+// openJournalArgs opens the journal of a Map of args, as rank 0 does.
+func openJournalArgs[T, R any](cfg config, args []T, c codec.Codec[R], results []R) (*journal[R], []bool, int, error) {
+	head, err := journalHeadOf[T, R](args, cfg.journalKey)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if results == nil {
+		results = make([]R, len(args))
+	}
+	j, done, count, err := openJournal(cfg, head, c, len(args), results)
+	return j, done.bools(len(args)), count, err
+}
+
+// bools is the set as n booleans.
+func (b *bitset) bools(n int) []bool {
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = b.has(i)
+	}
+	return out
 }

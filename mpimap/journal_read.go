@@ -203,15 +203,17 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// readJournal decodes the records that jr reads into results and done, and
-// returns how many distinct tasks they hold. A task journaled twice (run
-// again after a resume) has its last result. A record whose result does not
-// decode counts as damaged.
-func readJournal[R any](jr *journalReader, c codec.Codec[R], results []R, done []bool) (count int) {
+// readJournal decodes the records that jr reads from a journal of n tasks
+// into results (unless nil) and done, and returns how many distinct tasks
+// they hold. A task journaled twice (run again after a resume) has its last
+// result. A record whose result does not decode counts as damaged. Each
+// record's result is also handed to each, if given, for the tasks not yet
+// done; each returning false stops the reading.
+func readJournal[R any](jr *journalReader, c codec.Codec[R], n int, results []R, done *bitset, each ...func(index int, r R) bool) (count int) {
 	one := make([]R, 1)
 	var zero R
 	for {
-		index, payload, ok := jr.next(len(results))
+		index, payload, ok := jr.next(n)
 		if !ok {
 			return count
 		}
@@ -220,10 +222,18 @@ func readJournal[R any](jr *journalReader, c codec.Codec[R], results []R, done [
 			jr.undo()
 			continue
 		}
-		results[index] = one[0]
-		if !done[index] {
-			done[index] = true
-			count++
+		if results != nil {
+			results[index] = one[0]
+		}
+		if done.has(index) {
+			continue
+		}
+		done.set(index)
+		count++
+		for _, f := range each {
+			if !f(index, one[0]) {
+				return count
+			}
 		}
 	}
 }

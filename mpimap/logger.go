@@ -2,7 +2,6 @@ package mpimap
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -140,38 +139,3 @@ func (l logRecord) record(rank int, host string) slog.Record {
 	}
 	return r
 }
-
-// record and reader.record carry a task's log record across ranks.
-func (w *writer) record(l logRecord) {
-	w.uint(l.index)
-	w.uint(l.attempt)
-	// Seconds and nanoseconds: UnixNano overflows for the zero time, which
-	// a handler may be given.
-	w.int(l.time.Unix())
-	w.uint(l.time.Nanosecond())
-	w.int(int64(l.level))
-	w.string(l.msg)
-	w.uint(len(l.attrs))
-	for _, s := range l.attrs {
-		w.string(s)
-	}
-}
-
-func (r *reader) record(n int) logRecord {
-	l := logRecord{index: r.uint(), attempt: r.uint()}
-	sec, nsec := r.int(), r.uint()
-	l.time = time.Unix(sec, int64(nsec)).UTC()
-	l.level, l.msg = slog.Level(r.int()), r.string()
-	for range r.uint() {
-		if r.err != nil {
-			break
-		}
-		l.attrs = append(l.attrs, r.string())
-	}
-	if r.err == nil && (l.index >= n || len(l.attrs)%2 != 0) {
-		r.fail(errBadRecord)
-	}
-	return l
-}
-
-var errBadRecord = errors.New("log record of a task outside the map, or with a dangling key")

@@ -5,16 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
-	"math"
-	"reflect"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hpcmap/hpcmap/internal/codec"
-	"github.com/hpcmap/hpcmap/internal/recovered"
 	"github.com/hpcmap/hpcmap/mpi"
 )
 
@@ -37,13 +32,102 @@ import (
 // encoding/gob otherwise; a type that cannot cross is an error before any task
 // runs.
 func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx context.Context, arg T) (R, error), opts ...Option) ([]R, error) {
+	return execute(ctx, c, argsJob[T, R](args, fn, "Map"), nil, opts)
+}
+
+// MapN is Map over the task indices 0..n-1: fn computes each task's input
+// from its index (as Grid numbers its points), so no rank holds an argument
+// slice. A journal's fingerprint is then n, the result type and the key.
+func MapN[R any](ctx context.Context, c mpi.Comm, n int, fn func(ctx context.Context, i int) (R, error), opts ...Option) ([]R, error) {
+	return execute(ctx, c, indexJob[R](n, fn, "MapN"), nil, opts)
+}
+
+// Each is Map that hands each result to sink on rank 0 as it arrives, in
+// the order tasks finish, and keeps none: rank 0's memory does not grow with
+// the number of tasks. sink is called from the goroutine that called Each,
+// once per task that succeeded (a failed task is in the error instead), and
+// for a map resumed from a journal first with every journaled result, in
+// index order. An error from sink stops the map as a cancellation does: no
+// new task starts, the running ones finish (and are journaled), and every
+// rank returns an error, wrapping sink's on rank 0. sink is used on rank 0
+// only; the other ranks may pass nil.
+func Each[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx context.Context, arg T) (R, error),
+	sink func(index int, r R) error, opts ...Option) error {
+	_, err := execute(ctx, c, argsJob[T, R](args, fn, "Each"), sinkOrNil(sink), opts)
+	return err
+}
+
+// EachN is Each over the task indices 0..n-1, as MapN is Map.
+func EachN[R any](ctx context.Context, c mpi.Comm, n int, fn func(ctx context.Context, i int) (R, error),
+	sink func(index int, r R) error, opts ...Option) error {
+	_, err := execute(ctx, c, indexJob[R](n, fn, "EachN"), sinkOrNil(sink), opts)
+	return err
+}
+
+// job is what a map computes: n tasks, each task's function of its index,
+// and what identifies the tasks across ranks and in a journal.
+type job[R any] struct {
+	name   string // of the function called, for errors
+	n      int
+	fn     func(ctx context.Context, i int) (R, error) // nil if the caller's fn was nil
+	digest func() int64                                // of the arguments' content, compared across ranks
+	head   func(key []string) (journalHead, error)     // the journal's fingerprint
+	each   bool                                        // results go to a sink
+}
+
+func argsJob[T, R any](args []T, fn func(context.Context, T) (R, error), name string) job[R] {
+	j := job[R]{name: name, n: len(args),
+		digest: func() int64 { return digestArgs(args) },
+		head:   func(key []string) (journalHead, error) { return journalHeadOf[T, R](args, key) }}
+	if fn != nil {
+		j.fn = func(ctx context.Context, i int) (R, error) { return fn(ctx, args[i]) }
+	}
+	return j
+}
+
+func indexJob[R any](n int, fn func(context.Context, int) (R, error), name string) job[R] {
+	return job[R]{name: name, n: n, fn: fn,
+		digest: func() int64 { return 0 },
+		head:   func(key []string) (journalHead, error) { return journalHeadOfN[R](n, key), nil }}
+}
+
+// sinkOrNil marks a map whose results go to a sink, the sink being nil off
+// rank 0.
+func sinkOrNil[R any](sink func(int, R) error) *func(int, R) error { return &sink }
+
+// mapper is one rank's part of a map.
+type mapper[R any] struct {
+	comm  mpi.Comm
+	cfg   config
+	codec codec.Codec[R]
+	seq   uint64 // the map's place among the maps on comm, in every message
+	// poisoned is set when another map was tried on comm while this one ran.
+	poisoned *atomic.Bool
+	n        int
+	np       int
+	rank     int
+	host     string
+	run      *runner[R]
+
+	// skip marks the tasks a journal already holds (nil without one), and
+	// journaled counts them.
+	skip      *bitset
+	journaled int
+
+	inbox []byte    // reused for every message received
+	load  loadCount // the map messages this rank handled
+}
+
+// execute runs job on every rank of c; sink is nil for a map whose results
+// come back in a slice.
+func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R) error, opts []Option) ([]R, error) {
 	if c == nil {
-		return nil, errors.New("mpimap: Map called with a nil Comm")
+		return nil, fmt.Errorf("mpimap: %s called with a nil Comm", j.name)
 	}
 	var err error
 	if ctx == nil {
 		// Still agreed with the other ranks below, so that none waits.
-		ctx, err = context.Background(), errors.New("mpimap: Map called with a nil context")
+		ctx, err = context.Background(), fmt.Errorf("mpimap: %s called with a nil context", j.name)
 	}
 	seq, poisoned, end, berr := begin(ctx, c)
 	if berr != nil {
@@ -57,26 +141,34 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 	case err != nil:
 	case cfg.err != nil:
 		err = cfg.err
-	case fn == nil:
-		err = errors.New("mpimap: Map called with a nil fn")
+	case j.fn == nil:
+		err = fmt.Errorf("mpimap: %s called with a nil fn", j.name)
+	case j.n < 0:
+		err = fmt.Errorf("mpimap: %s of %d tasks", j.name, j.n)
+	case sink != nil && *sink == nil && c.Rank() == 0:
+		err = fmt.Errorf("mpimap: %s called with a nil sink on rank 0", j.name)
 	case cerr != nil:
 		err = fmt.Errorf("mpimap: the results: %w", cerr)
 	}
-	m := &mapper[T, R]{
-		comm: c, args: args, fn: fn, cfg: cfg, codec: rc, seq: seq, poisoned: poisoned,
-		n: len(args), np: c.Size(), rank: c.Rank(), host: c.Host(),
-	}
+	m := &mapper[R]{comm: c, cfg: cfg, codec: rc, seq: seq, poisoned: poisoned,
+		n: max(j.n, 0), np: c.Size(), rank: c.Rank(), host: c.Host()}
 	// Rank 0 reads the journal first: a journal it cannot use is its
 	// refusal, and so every rank's error.
-	var results []R
-	var j *journal[R]
+	g := &gather[R]{codec: rc}
 	if err == nil && m.rank == 0 {
-		results = make([]R, m.n)
+		if sink == nil {
+			g.results = make([]R, m.n)
+		} else {
+			g.sink = *sink
+		}
 		if cfg.journal != "" {
-			j, m.skip, m.journaled, err = openJournal(cfg, args, rc, results)
+			err = m.openJournal(j, g)
 		}
 	}
-	if err := agree(c, m.settings(digestArgs(args)), err); err != nil {
+	if err := agree(c, m.settings(j, sink != nil), err); err != nil {
+		if g.journal != nil {
+			g.journal.close()
+		}
 		return nil, err
 	}
 	// A chunk larger than the map is the whole map; clamping it keeps every
@@ -87,30 +179,78 @@ func Map[T, R any](ctx context.Context, c mpi.Comm, args []T, fn func(ctx contex
 			return nil, err
 		}
 	}
-	m.start = time.Now()
-	if m.rank == 0 {
-		return m.root(ctx, results, j)
+	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
+	if m.rank != 0 {
+		return nil, m.work(ctx)
 	}
-	return nil, m.worker(ctx)
+	return g.results, m.lead(ctx, g)
+}
+
+// lead runs rank 0's part: what the journal holds first, then the map.
+func (m *mapper[R]) lead(ctx context.Context, g *gather[R]) error {
+	g.run = m.run
+	mon, err := newMonitor(m.cfg, m.n, m.skip, m.journaled)
+	if err == nil && g.sink != nil && g.journal != nil {
+		err = g.journal.replay(g.sink)
+	}
+	if err != nil {
+		out := outbox{comm: m.comm, tag: tagToWorker}
+		m.abort(&out, err)
+		if g.journal != nil {
+			g.journal.close()
+		}
+		return err
+	}
+	g.mon = mon
+	return m.root(ctx, g)
+}
+
+// openJournal opens rank 0's journal, and reads what it holds into g's
+// results or, for a sink, only which tasks.
+func (m *mapper[R]) openJournal(j job[R], g *gather[R]) error {
+	head, err := j.head(m.cfg.journalKey)
+	if err != nil {
+		return err
+	}
+	g.journal, m.skip, m.journaled, err = openJournal(m.cfg, head, g.codec, m.n, g.results)
+	return err
 }
 
 // shareJournaled tells every rank which tasks rank 0's journal already holds.
-func (m *mapper[T, R]) shareJournaled() error {
-	bits := make([]byte, (m.n+7)/8)
-	for i, done := range m.skip {
-		if done {
-			bits[i/8] |= 1 << (i % 8)
-		}
+func (m *mapper[R]) shareJournaled() error {
+	if m.rank != 0 {
+		m.skip = newBitset(m.n)
 	}
-	bits, err := m.comm.Bcast(0, bits)
+	words, err := m.comm.Bcast(0, mpi.Bytes(m.skip.words))
 	if err != nil {
 		return fmt.Errorf("mpimap: sharing the journal: %w", err)
 	}
-	m.skip = make([]bool, m.n)
-	for i := range m.skip {
-		m.skip[i] = bits[i/8]&(1<<(i%8)) != 0
+	if m.rank != 0 {
+		copy(mpi.Bytes(m.skip.words), words)
 	}
 	return nil
+}
+
+// computes reports whether rank runs tasks.
+func (m *mapper[R]) computes(rank int) bool {
+	return rank != 0 || !m.cfg.noRoot || m.np == 1
+}
+
+// share is the static share of the tasks of rank under Block or Cyclic, nil
+// under Dynamic and Guided.
+func (m *mapper[R]) share(rank int) *span {
+	if m.cfg.schedule.dealt() {
+		return nil
+	}
+	if !m.computes(rank) {
+		return &span{stride: 1, attempt: 1}
+	}
+	p, q := m.np, rank // ranks that compute, and this rank's place among them
+	if m.cfg.noRoot && m.np > 1 {
+		p, q = m.np-1, rank-1
+	}
+	s := staticShare(m.cfg.schedule, m.n, p, q)
+	return &s
 }
 
 // setting is one value that every rank must pass alike, and what to call it
@@ -124,7 +264,7 @@ type setting struct {
 // settings are the values of a map that every rank must share: the
 // arguments (their number, and a digest of their content), the map's place
 // among the maps on the communicator, and the options that shape the work.
-func (m *mapper[T, R]) settings(argsDigest int64) []setting {
+func (m *mapper[R]) settings(j job[R], each bool) []setting {
 	flag := func(b bool) int64 {
 		if b {
 			return 1
@@ -133,8 +273,9 @@ func (m *mapper[T, R]) settings(argsDigest int64) []setting {
 	}
 	return []setting{
 		{"args", "", int64(m.n)},
-		{"args content", "", argsDigest},
+		{"args content", "", j.digest()},
 		{"map sequence", "", int64(m.seq)},
+		{"function", "functions (Map, MapN, Each, EachN)", flag(each)<<1 | flag(strings.HasSuffix(j.name, "N"))},
 		{"WithSchedule", "schedules", int64(m.cfg.schedule)},
 		{"WithChunk", "chunks", int64(m.cfg.chunk)},
 		{"WithoutRoot", "roles for rank 0", flag(m.cfg.noRoot)},
@@ -223,470 +364,11 @@ func refusal(c mpi.Comm, local error) error {
 	return errors.New("mpimap: another rank refused the map")
 }
 
-// mapper is one rank's part of a Map.
-type mapper[T, R any] struct {
-	comm  mpi.Comm
-	args  []T
-	fn    func(context.Context, T) (R, error)
-	cfg   config
-	codec codec.Codec[R]
-	seq   uint64 // the map's place among the maps on comm, in every message
-	// poisoned is set when another map was tried on comm while this one ran.
-	poisoned *atomic.Bool
-	n        int
-	np       int
-	rank     int
-	host     string
-
-	start time.Time // of the map on this rank, for the trace's times
-
-	// skip marks the tasks a journal already holds (nil without one), and
-	// journaled counts them (on rank 0).
-	skip      []bool
-	journaled int
-
-	// stopped is set when no new task may start; workers read it before
-	// every task, so it is an atomic rather than a context's channel.
-	stopped atomic.Bool
-
-	// spare holds result slices of finished pieces for reuse, and inbox a
-	// worker's receive buffer: with results of hundreds of megabytes, fresh
-	// ones would let garbage double rank 0's memory before the GC runs.
-	spare sync.Pool
-	inbox []byte
-}
-
-// piece returns a zeroed slice for n results, reused when one is spare.
-func (m *mapper[T, R]) piece(n int) []R {
-	if v, ok := m.spare.Get().(*[]R); ok && cap(*v) >= n {
-		vals := (*v)[:n]
-		clear(vals)
-		return vals
-	}
-	return make([]R, n)
-}
-
-// recycle offers vals, whose results have been copied or sent, for reuse.
-func (m *mapper[T, R]) recycle(vals []R) { m.spare.Put(&vals) }
-
-// drainGrace is how long a stopped map waits for the tasks in flight before
-// abandoning them, so that a job at its time limit still gets to save what
-// it has (Slurm kills 30 s after its warning by default).
-var drainGrace = 10 * time.Second
-
-// computes reports whether this rank runs tasks.
-func (m *mapper[T, R]) computes() bool {
-	return m.rank != 0 || !m.cfg.noRoot || m.np == 1
-}
-
-// computing is how many ranks run tasks.
-func (m *mapper[T, R]) computing() int {
-	if m.cfg.noRoot && m.np > 1 {
-		return m.np - 1
-	}
-	return m.np
-}
-
-// staticShare is the span of tasks Block or Cyclic gives this rank.
-func (m *mapper[T, R]) staticShare() span {
-	if !m.computes() {
-		return span{stride: 1, attempt: 1}
-	}
-	p, q := m.np, m.rank // ranks that compute, and this rank's place among them
-	if m.cfg.noRoot && m.np > 1 {
-		p, q = m.np-1, m.rank-1
-	}
-	if m.cfg.schedule == Cyclic {
-		if q >= m.n {
-			return span{start: 0, count: 0, stride: p, attempt: 1}
-		}
-		return span{start: q, count: (m.n - q + p - 1) / p, stride: p, attempt: 1}
-	}
-	// Rank q gets [q·n/p, (q+1)·n/p): sizes differ by at most one, for any n.
-	start, end := q*m.n/p, (q+1)*m.n/p
-	return span{start: start, count: end - start, stride: 1, attempt: 1}
-}
-
-func (m *mapper[T, R]) dynamic() bool { return m.cfg.schedule == Dynamic || m.cfg.schedule == Guided }
-
-// pieceSize is how many tasks of a span one worker goroutine takes at a time:
-// enough pieces to balance the goroutines, few enough to keep overhead low.
-func (m *mapper[T, R]) pieceSize(count int) int {
-	per := 2 * m.cfg.workers // two pieces per worker balance the tasks of a dealt span
-	if !m.dynamic() {
-		per *= 4 // a static share is large: balance it more finely
-	}
-	return min(max(1, (count+per-1)/per), 4096)
-}
-
-// pieceDone is a piece of tasks that a worker goroutine has finished.
-type pieceDone[R any] struct {
-	s      span
-	began  time.Time
-	ran    int           // tasks run: a prefix of the span; the rest never started
-	took   time.Duration // time spent running them
-	worker int           // the goroutine that ran them
-	times  []int64       // with WithTrace: each task's start and end, ns from the map's start
-	vals   []R           // their results
-	fails  []failure
-	logs   []logRecord
-}
-
-// report is what rank 0 settles of a piece.
-func (d pieceDone[R]) report() pieceReport {
-	return pieceReport{s: d.s, ran: d.ran, fails: d.fails, worker: d.worker, took: d.took, times: d.times, logs: d.logs}
-}
-
-// pool is the worker goroutines of one rank and the spans waiting for them.
-type pool[R any] struct {
-	queue       chan span
-	done        chan pieceDone[R]
-	ready       []pieceDone[R] // received while waiting, not yet handled
-	pending     []span         // pieces waiting for room in the queue
-	outstanding int            // tasks pending, queued or running
-	wg          sync.WaitGroup
-	abandoned   bool // gave up waiting for running tasks
-}
-
-func (m *mapper[T, R]) startPool(ctx context.Context) *pool[R] {
-	workers := m.cfg.workers
-	if !m.computes() {
-		workers = 0
-	}
-	p := &pool[R]{queue: make(chan span, workers), done: make(chan pieceDone[R], 2*workers+1)}
-	p.wg.Add(workers)
-	for w := range workers {
-		go m.work(ctx, p, w, nil)
-	}
-	return p
-}
-
-// work is one worker goroutine: it runs the pieces of the queue, starting
-// with the rest of resume if it takes over from a goroutine that a task ended
-// with runtime.Goexit. Such a task fails, and a new goroutine carries on.
-func (m *mapper[T, R]) work(ctx context.Context, p *pool[R], w int, resume *pieceDone[R]) {
-	log := &workerLog{}
-	ctx = context.WithValue(ctx, workerKey{}, log)
-	d := resume // the piece in hand
-	defer func() {
-		if d != nil { // a task called runtime.Goexit
-			d.logs = append(d.logs, log.take()...)
-			go m.work(ctx, p, w, d) // counted in p.wg still
-			return
-		}
-		p.wg.Done()
-	}()
-	if d != nil {
-		m.runPiece(ctx, d, log)
-		p.done <- *d
-		d = nil
-	}
-	for s := range p.queue {
-		d = m.newPiece(s, w)
-		m.runPiece(ctx, d, log)
-		p.done <- *d
-		d = nil
-	}
-}
-
-// add splits s into pieces for the workers, leaving out journaled tasks.
-func (m *mapper[T, R]) add(p *pool[R], s span) {
-	size := m.pieceSize(s.count)
-	for _, run := range m.unjournaled(s) {
-		for k := 0; k < run.count; k += size {
-			p.pending = append(p.pending, span{start: run.at(k), count: min(size, run.count-k), stride: run.stride, attempt: run.attempt})
-		}
-		p.outstanding += run.count
-	}
-}
-
-// unjournaled splits s into the runs of tasks that the journal does not hold.
-func (m *mapper[T, R]) unjournaled(s span) []span {
-	if m.skip == nil {
-		return []span{s}
-	}
-	var runs []span
-	for k := 0; k < s.count; {
-		for k < s.count && m.skip[s.at(k)] {
-			k++
-		}
-		first := k
-		for k < s.count && !m.skip[s.at(k)] {
-			k++
-		}
-		if k > first {
-			runs = append(runs, span{start: s.at(first), count: k - first, stride: s.stride, attempt: s.attempt})
-		}
-	}
-	return runs
-}
-
-// feed moves pending pieces into the queue while it has room.
-func (p *pool[R]) feed() {
-	for len(p.pending) > 0 {
-		select {
-		case p.queue <- p.pending[0]:
-			p.pending = p.pending[1:]
-		default:
-			return
-		}
-	}
-}
-
-// drop forgets the pieces not yet queued, and says how many tasks they held.
-func (p *pool[R]) drop() int {
-	n := 0
-	for _, s := range p.pending {
-		n += s.count
-	}
-	p.pending = nil
-	p.outstanding -= n
-	return n
-}
-
-// finished takes the pieces the workers have finished, without waiting.
-func (p *pool[R]) finished() []pieceDone[R] {
-	out := p.ready
-	p.ready = nil
-	for {
-		select {
-		case d := <-p.done:
-			out = append(out, d)
-			p.outstanding -= d.s.count
-		default:
-			return out
-		}
-	}
-}
-
-// close stops the workers and waits for them, unless running tasks were
-// abandoned: their goroutines end with the process.
-//
-// When the map ends early on an error, workers may still be running pieces
-// and waiting to hand them over: the pieces are drained and dropped, or
-// close would wait for workers that wait for it.
-func (p *pool[R]) close() {
-	close(p.queue)
-	if p.abandoned {
-		return
-	}
-	finished := make(chan struct{})
-	go func() {
-		p.wg.Wait()
-		close(finished)
-	}()
-	for {
-		select {
-		case <-p.done:
-		case <-finished:
-			return
-		}
-	}
-}
-
-// abandon stops waiting for the tasks queued and running.
-func (p *pool[R]) abandon() {
-	p.drop()
-	p.outstanding = 0
-	p.abandoned = true
-}
-
-// newPiece is a piece of the tasks of s for worker w to run.
-func (m *mapper[T, R]) newPiece(s span, w int) *pieceDone[R] {
-	d := &pieceDone[R]{s: s, worker: w, vals: m.piece(s.count), began: time.Now()}
-	if m.cfg.trace != "" {
-		d.times = make([]int64, 0, 2*s.count)
-	}
-	return d
-}
-
-// runPiece runs the tasks of d from the first not yet run until they are done
-// or the map stops. Results go into the piece, never straight into rank 0's
-// results, so that an abandoned task cannot write to them after Map has
-// returned.
-func (m *mapper[T, R]) runPiece(ctx context.Context, d *pieceDone[R], log *workerLog) {
-	for d.ran < d.s.count && !m.stopped.Load() {
-		if stop := m.runFrom(ctx, d, log); stop {
-			break
-		}
-	}
-	d.took = time.Since(d.began)
-	d.times = d.times[:min(len(d.times), 2*d.ran)] // a task cut short by a stop did not run
-	d.logs = append(d.logs, log.take()...)
-}
-
-// errGoexit fails a task that ended its goroutine instead of returning.
-var errGoexit = errors.New("mpimap: the task called runtime.Goexit instead of returning (t.FailNow or t.SkipNow in a task?)")
-
-// runFrom runs the tasks of d from the first not yet run until the end, a
-// stop, or a panic, and says whether the map stopped. One deferred recover
-// serves a whole run of tasks. A task that calls runtime.Goexit ends the
-// goroutine: it is failed here, and work carries on with the rest.
-func (m *mapper[T, R]) runFrom(ctx context.Context, d *pieceDone[R], log *workerLog) (stop bool) {
-	s, k := d.s, d.ran
-	returned := false
-	defer func() {
-		v := recover()
-		switch {
-		case v != nil:
-			d.fails = append(d.fails, m.failure(s, k, taskPanic{recovered.Error(v)}))
-		case !returned:
-			d.fails = append(d.fails, m.failure(s, k, errGoexit))
-		default:
-			return
-		}
-		m.timed(d, k)
-		d.ran = k + 1
-	}()
-	for ; k < s.count; k++ {
-		d.ran = k
-		if m.stopped.Load() {
-			returned = true
-			return true
-		}
-		log.begin(s.at(k), s.attempt)
-		if d.times != nil {
-			d.times = append(d.times, int64(time.Since(m.start)))
-		}
-		r, err := m.call(ctx, s.at(k), s.attempt, m.args[s.at(k)])
-		m.timed(d, k)
-		if err != nil {
-			if m.stopped.Load() && ctx.Err() != nil {
-				// Cut short by the stop: not run, so that a rerun with the
-				// journal runs it again.
-				returned = true
-				return true
-			}
-			var zero R
-			r = zero
-			d.fails = append(d.fails, m.failure(s, k, err))
-		}
-		d.vals[k] = r
-	}
-	d.ran = k
-	returned = true
-	return false
-}
-
-// timed notes the end of the k-th task of a traced piece.
-func (m *mapper[T, R]) timed(d *pieceDone[R], k int) {
-	if d.times != nil && len(d.times) == 2*k+1 {
-		d.times = append(d.times, int64(time.Since(m.start)))
-	}
-}
-
-func (m *mapper[T, R]) failure(s span, k int, err error) failure {
-	f := failure{index: s.at(k), attempt: s.attempt, rank: m.rank, host: m.host, err: err}
-	if p, ok := err.(taskPanic); ok {
-		f.panic, f.err = true, p.error
-	}
-	return f
-}
-
-// taskPanic is a task's panic, recovered on the goroutine that ran it.
-type taskPanic struct{ error }
-
-// call runs fn on the argument of task index, within the task time limit
-// if there is one.
-func (m *mapper[T, R]) call(ctx context.Context, index, attempt int, arg T) (R, error) {
-	if m.cfg.timeout <= 0 {
-		r, err := m.fn(ctx, arg)
-		return r, taskErr(err)
-	}
-	// The task may outlive its turn: what it logs must say which task it is.
-	ctx = context.WithValue(ctx, taskKey{}, taskID{index, attempt})
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.timeout)
-	defer cancel()
-	type outcome struct {
-		r   R
-		err error
-	}
-	out := make(chan outcome, 1) // buffered: an abandoned task must not block
-	go func() {
-		returned := false
-		defer func() {
-			if v := recover(); v != nil {
-				out <- outcome{err: taskPanic{recovered.Error(v)}}
-			} else if !returned {
-				out <- outcome{err: errGoexit}
-			}
-		}()
-		r, err := m.fn(ctx, arg)
-		returned = true
-		out <- outcome{r, taskErr(err)}
-	}()
-	select {
-	case o := <-out:
-		return o.r, o.err
-	case <-ctx.Done():
-		var zero R
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return zero, fmt.Errorf("mpimap: task still running after its time limit of %v (abandoned): %w", m.cfg.timeout, context.DeadlineExceeded)
-		}
-		return zero, ctx.Err()
-	}
-}
-
-// taskErr is the error a task returned, unless it is a nil pointer (or map,
-// slice...) of an error type: an error that is not nil but cannot say what
-// it is, whose Error method would panic.
-func taskErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	switch v := reflect.ValueOf(err); v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
-		if v.IsNil() {
-			return fmt.Errorf("mpimap: the task returned a nil %T as its error", err)
-		}
-	}
-	return err
-}
-
-// supply deals the tasks of Dynamic and Guided in index order, passing over
-// journaled ones.
-type supply struct {
-	next, n, chunk, ranks int
-	left                  int // tasks not yet dealt
-	guided                bool
-	skip                  []bool
-}
-
-func (s *supply) empty() bool { return s.left == 0 }
-
-func (s *supply) take() (span, bool) {
-	for s.next < s.n && s.skip != nil && s.skip[s.next] {
-		s.next++
-	}
-	if s.left <= 0 || s.next >= s.n {
-		return span{}, false
-	}
-	size := s.chunk
-	if s.guided {
-		// A share of what is left, halving per round of ranks, so that the
-		// last chunks are small and finish together.
-		size = max(s.chunk, (s.left+2*s.ranks-1)/(2*s.ranks))
-	}
-	sp := span{start: s.next, stride: 1, attempt: 1}
-	for sp.count < size && s.next < s.n && (s.skip == nil || !s.skip[s.next]) {
-		sp.count++
-		s.next++
-	}
-	s.left -= sp.count
-	return sp, true
-}
-
 // interruption describes a map stopped by a cancelled context: the tasks
 // that did not run (possibly none), and on which ranks it was cancelled.
 type interruption struct {
 	notRun, n int
 	causes    []string // "rank R: reason"
-}
-
-// retry is a failed task waiting for another attempt.
-type retry struct {
-	index, attempt int // the attempt to come
-	lastRank       int // where it failed
 }
 
 // mapError is the error every rank returns: the task failures, in argument
@@ -713,66 +395,4 @@ func mapError(fails []failure, own map[int]error, in interruption, ownCause erro
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// sortFailures puts failures in argument order.
-func sortFailures(f []failure) {
-	slices.SortFunc(f, func(a, b failure) int { return a.index - b.index })
-}
-
-// window sizes the tasks a rank other than 0 keeps requested or at hand under
-// Dynamic and Guided: two chunks per worker, plus what its workers get
-// through in one round trip to rank 0 (the bandwidth-delay product), so that
-// short tasks are never held up by messaging while the tail imbalance stays
-// within about one round trip. Capped at 256 chunks or 4096 tasks per worker,
-// whichever is more.
-type window struct {
-	workers, chunk int
-	rtt, perTask   float64 // moving averages, in seconds
-}
-
-func (w *window) target() int {
-	base := mulSat(2*w.workers, w.chunk)
-	limit := mulSat(max(mulSat(256, w.chunk), 4096), w.workers)
-	switch {
-	case w.rtt == 0: // no round trip measured yet
-		return base
-	case w.perTask <= 0:
-		return limit
-	}
-	inFlight := min(float64(w.workers)*w.rtt/w.perTask, float64(limit)) // a float beyond int does not convert
-	return min(limit, addSat(base, int(inFlight)))
-}
-
-// mulSat and addSat are a·b and a+b for non-negative a and b, or MaxInt
-// where they would overflow: sizes made from a user's chunk must not wrap.
-func mulSat(a, b int) int {
-	if a != 0 && b > math.MaxInt/a {
-		return math.MaxInt
-	}
-	return a * b
-}
-
-func addSat(a, b int) int {
-	if a > math.MaxInt-b {
-		return math.MaxInt
-	}
-	return a + b
-}
-
-// average folds a sample into a moving average.
-func average(avg *float64, sample float64) {
-	if *avg == 0 {
-		*avg = sample
-	} else {
-		*avg += (sample - *avg) / 8
-	}
-}
-
-func (w *window) roundTrip(d time.Duration) { average(&w.rtt, d.Seconds()) }
-
-func (w *window) ran(tasks int, took time.Duration) {
-	if tasks > 0 {
-		average(&w.perTask, took.Seconds()/float64(tasks))
-	}
 }

@@ -33,13 +33,13 @@ type monitor struct {
 
 // newMonitor watches a map of n tasks, of which the journal holds those
 // marked in journaled, resumed in all.
-func newMonitor(cfg config, n int, journaled []bool, resumed int) (*monitor, error) {
+func newMonitor(cfg config, n int, journaled *bitset, resumed int) (*monitor, error) {
 	mon := &monitor{n: n, start: time.Now(), logs: newLogOrder(cfg, n, journaled)}
 	if cfg.progress != nil {
 		mon.progress = newProgress(cfg.progress, n, resumed, cfg.journal)
 	}
 	if cfg.stats != nil {
-		mon.stats = &stats{w: cfg.stats, resumed: resumed, ranks: map[int]*rankStats{}}
+		mon.stats = &stats{w: cfg.stats, resumed: resumed, ranks: map[int]*rankStats{}, loads: map[int]load{}}
 	}
 	if cfg.trace != "" {
 		t, err := newTraceFile(cfg.trace)
@@ -63,6 +63,14 @@ func (mon *monitor) piece(rank int, host string, p pieceReport, retried func(ind
 		}
 	}
 	return mon.logs.add(rank, host, p, retried)
+}
+
+// load takes in how many map messages rank handled, and with how many
+// ranks.
+func (mon *monitor) load(rank int, l load) {
+	if mon.stats != nil {
+		mon.stats.loads[rank] = l
+	}
 }
 
 // tick reports progress, at most as often as its writer wants it.
@@ -240,6 +248,7 @@ type stats struct {
 	w       io.Writer
 	resumed int // tasks the journal held, not run
 	ranks   map[int]*rankStats
+	loads   map[int]load // by rank: the map messages it handled
 }
 
 type rankStats struct {
@@ -284,7 +293,7 @@ func (s *stats) write(wall time.Duration, n int) error {
 		free := max(total-busy, 0)
 		return fmt.Sprintf("%.3f", free.Seconds()), fmt.Sprintf("%.0f%%", 100*free.Seconds()/max(total.Seconds(), 1e-9))
 	}
-	row("rank", "host", "workers", "tasks", "share", "busy s", "ms/task", "idle s", "idle")
+	row("rank", "host", "workers", "tasks", "share", "busy s", "ms/task", "idle s", "idle", "messages", "peers")
 	type hostStats struct {
 		ranks, tasks, workers int
 		busy                  time.Duration
@@ -293,8 +302,10 @@ func (s *stats) write(wall time.Duration, n int) error {
 	for _, rank := range slices.Sorted(maps.Keys(s.ranks)) {
 		rs := s.ranks[rank]
 		is, ip := idle(rs.busy, rs.workers)
+		l := s.loads[rank]
 		row(strconv.Itoa(rank), rs.host, strconv.Itoa(rs.workers), strconv.Itoa(rs.tasks), share(rs.tasks),
-			fmt.Sprintf("%.3f", rs.busy.Seconds()), mean(rs.busy, rs.tasks), is, ip)
+			fmt.Sprintf("%.3f", rs.busy.Seconds()), mean(rs.busy, rs.tasks), is, ip,
+			strconv.Itoa(l.messages), strconv.Itoa(l.peers))
 		h := hosts[rs.host]
 		if h == nil {
 			h = &hostStats{}
@@ -305,13 +316,13 @@ func (s *stats) write(wall time.Duration, n int) error {
 		h.workers += rs.workers
 		h.busy += rs.busy
 	}
-	row("", "", "", "", "", "", "", "", "")
-	row("host", "ranks", "workers", "tasks", "share", "busy s", "ms/task", "idle s", "idle")
+	row("", "", "", "", "", "", "", "", "", "", "")
+	row("host", "ranks", "workers", "tasks", "share", "busy s", "ms/task", "idle s", "idle", "", "")
 	for _, name := range slices.Sorted(maps.Keys(hosts)) {
 		h := hosts[name]
 		is, ip := idle(h.busy, h.workers)
 		row(name, strconv.Itoa(h.ranks), strconv.Itoa(h.workers), strconv.Itoa(h.tasks), share(h.tasks),
-			fmt.Sprintf("%.3f", h.busy.Seconds()), mean(h.busy, h.tasks), is, ip)
+			fmt.Sprintf("%.3f", h.busy.Seconds()), mean(h.busy, h.tasks), is, ip, "", "")
 	}
 	fmt.Fprintf(tw, "\nwall time %.3f s\n", wall.Seconds())
 	if resumed > 0 {
@@ -410,19 +421,20 @@ func (t *traceFile) close() error {
 type logOrder struct {
 	h       slog.Handler
 	stream  bool
-	done    []bool // tasks whose outcome is final
-	next    int    // the first task not yet done
+	n       int
+	done    *bitset // tasks whose outcome is final
+	next    int     // the first task not yet done
 	pending map[int][]slog.Record
 }
 
-func newLogOrder(cfg config, n int, journaled []bool) *logOrder {
+func newLogOrder(cfg config, n int, journaled *bitset) *logOrder {
 	h := cfg.logs
 	if h == nil {
 		h = slog.Default().Handler()
 	}
-	l := &logOrder{h: h, stream: cfg.streamLogs, done: make([]bool, n), pending: map[int][]slog.Record{}}
+	l := &logOrder{h: h, stream: cfg.streamLogs, n: n, done: newBitset(n), pending: map[int][]slog.Record{}}
 	if journaled != nil {
-		copy(l.done, journaled)
+		copy(l.done.words, journaled.words)
 	}
 	l.advance()
 	return l
@@ -440,7 +452,7 @@ func (l *logOrder) add(rank int, host string, p pieceReport, retried func(int) b
 	}
 	for k := range p.ran {
 		if i := p.s.at(k); !retried(i) {
-			l.done[i] = true
+			l.done.set(i)
 		}
 	}
 	return errors.Join(err, l.advance())
@@ -449,7 +461,7 @@ func (l *logOrder) add(rank int, host string, p pieceReport, retried func(int) b
 // advance writes the records of the done tasks at the head of the order.
 func (l *logOrder) advance() error {
 	var err error
-	for ; l.next < len(l.done) && l.done[l.next]; l.next++ {
+	for ; l.next < l.n && l.done.has(l.next); l.next++ {
 		for _, r := range l.pending[l.next] {
 			err = errors.Join(err, l.emit(r))
 		}

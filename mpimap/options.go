@@ -9,47 +9,6 @@ import (
 	"time"
 )
 
-// Schedule says how tasks are shared among ranks.
-type Schedule int
-
-const (
-	// Block gives each rank one contiguous block of tasks, the blocks
-	// differing in size by at most one, for any number of tasks ("equal
-	// portion"). The default: no messages until results flow back.
-	Block Schedule = iota
-	// Cyclic gives rank r the tasks r, r+np, r+2np, ...: static, and better
-	// than Block when task cost grows or shrinks along the arguments.
-	Cyclic
-	// Dynamic has rank 0 deal chunks of WithChunk tasks to whichever rank
-	// asks next ("card dealer"); rank 0's own workers draw from the same
-	// supply. Best for tasks of unpredictable cost.
-	Dynamic
-	// Guided deals like Dynamic with chunks that shrink as the supply runs
-	// down: a share of the remaining tasks, never less than WithChunk.
-	Guided
-	numSchedules
-)
-
-var scheduleNames = [...]string{"block", "cyclic", "dynamic", "guided"}
-
-func (s Schedule) String() string {
-	if s < 0 || s >= numSchedules {
-		return fmt.Sprintf("Schedule(%d)", int(s))
-	}
-	return scheduleNames[s]
-}
-
-// ParseSchedule is the Schedule named s ("block", "cyclic", "dynamic" or
-// "guided"), for command-line flags.
-func ParseSchedule(s string) (Schedule, error) {
-	for i, name := range scheduleNames {
-		if s == name {
-			return Schedule(i), nil
-		}
-	}
-	return 0, fmt.Errorf("mpimap: unknown schedule %q (want block, cyclic, dynamic or guided)", s)
-}
-
 // Option configures a Map.
 type Option func(*config)
 
