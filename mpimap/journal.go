@@ -173,9 +173,11 @@ func resume[R any](f *os.File, path string, this journalHead, c codec.Codec[R], 
 	}
 	done := newBitset(n)
 	if st.Size() == 0 {
-		if _, err := f.Write(this.encode()); err != nil {
+		head := this.encode()
+		if _, err := f.Write(head); err != nil {
 			return nil, nil, 0, fmt.Errorf("mpimap: journal %s: %w", path, err)
 		}
+		j.n, j.end = n, int64(len(head))
 		return j, done, 0, nil
 	}
 	jr := newJournalReader(f, st.Size())

@@ -1,7 +1,7 @@
 // Command drain runs a journaled map of slow tasks, for a test that stops it
 // with SIGTERM and runs it again:
 //
-//	drain JOURNAL LOGDIR
+//	drain JOURNAL LOGDIR [map|mapn|each|eachn]
 //
 // Each rank appends the index of every task it completes to LOGDIR/rank-R.
 // Rank 0 prints "complete N" when every result is present and right.
@@ -36,7 +36,7 @@ func run(ctx context.Context, c mpi.Comm) error {
 	for i := range args {
 		args[i] = i
 	}
-	results, err := mpimap.Map(ctx, c, args, func(ctx context.Context, i int) (float64, error) {
+	task := func(ctx context.Context, i int) (float64, error) {
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done(): // the drain: give up, to be run again on resume
@@ -46,7 +46,35 @@ func run(ctx context.Context, c mpi.Comm) error {
 		fmt.Fprintln(log, i)
 		mu.Unlock()
 		return value(i), nil
-	}, mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithJournal(os.Args[1]), mpimap.WithWorkers(2))
+	}
+	byArg := func(ctx context.Context, i int) (float64, error) { return task(ctx, i) }
+	opts := []mpimap.Option{mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithJournal(os.Args[1]), mpimap.WithWorkers(2)}
+	mode := "map"
+	if len(os.Args) > 3 {
+		mode = os.Args[3]
+	}
+	var results []float64
+	sunk := make([]int, n) // how many times the sink had each task
+	sink := func(i int, r float64) error {
+		results[i] = r
+		sunk[i]++
+		return nil
+	}
+	if c.Rank() == 0 && (mode == "each" || mode == "eachn") {
+		results = make([]float64, n)
+	}
+	switch mode {
+	case "map":
+		results, err = mpimap.Map(ctx, c, args, byArg, opts...)
+	case "mapn":
+		results, err = mpimap.MapN(ctx, c, n, task, opts...)
+	case "each":
+		err = mpimap.Each(ctx, c, args, byArg, sink, opts...)
+	case "eachn":
+		err = mpimap.EachN(ctx, c, n, task, sink, opts...)
+	default:
+		err = fmt.Errorf("unknown mode %q", mode)
+	}
 	if err != nil {
 		return err
 	}
@@ -54,6 +82,9 @@ func run(ctx context.Context, c mpi.Comm) error {
 		for i, r := range results {
 			if r != value(i) {
 				return fmt.Errorf("result %d is %v, want %v", i, r, value(i))
+			}
+			if (mode == "each" || mode == "eachn") && sunk[i] != 1 {
+				return fmt.Errorf("the sink had task %d %d times", i, sunk[i])
 			}
 		}
 		fmt.Println("complete", len(results))
