@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hpcmap/hpcmap/internal/ranks"
 )
 
 // Run initialises MPI (or, in a build without MPI, the single-process world),
@@ -85,7 +87,7 @@ func reportFailures(c Comm, err error, w io.Writer) (anyFailed bool, _ error) {
 	if failed == 0 {
 		return anyFailed, nil
 	}
-	var ranks []int
+	var alike []int
 	var hosts []string
 	for q, p := range all {
 		if len(p) < key || !bytes.Equal(p[:key], mine[:key]) {
@@ -94,45 +96,22 @@ func reportFailures(c Comm, err error, w io.Writer) (anyFailed bool, _ error) {
 		if q < c.Rank() {
 			return true, nil // a lower rank reports it
 		}
-		ranks = append(ranks, q)
+		alike = append(alike, q)
 		if h := string(p[key:]); !slices.Contains(hosts, h) {
 			hosts = append(hosts, h)
 		}
 	}
-	_, werr := fmt.Fprintf(w, "%s: %s\n", rankLabel(ranks, hosts), text)
+	_, werr := fmt.Fprintf(w, "%s: %s\n", rankLabel(alike, hosts), text)
 	return true, werr
 }
 
 // rankLabel names ranks (ascending) and their hosts: "rank 3 on n1",
 // "ranks 0-2, 5 on n1, n2", or "ranks 0-99 on 12 hosts".
-func rankLabel(ranks []int, hosts []string) string {
-	var b strings.Builder
-	if len(ranks) == 1 {
-		b.WriteString("rank ")
-	} else {
-		b.WriteString("ranks ")
-	}
-	for i := 0; i < len(ranks); {
-		j := i
-		for j+1 < len(ranks) && ranks[j+1] == ranks[j]+1 {
-			j++
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if j > i {
-			fmt.Fprintf(&b, "%d-%d", ranks[i], ranks[j])
-		} else {
-			fmt.Fprintf(&b, "%d", ranks[i])
-		}
-		i = j + 1
-	}
+func rankLabel(rs []int, hosts []string) string {
 	if len(hosts) > 4 {
-		fmt.Fprintf(&b, " on %d hosts", len(hosts))
-	} else {
-		b.WriteString(" on " + strings.Join(hosts, ", "))
+		return fmt.Sprintf("%s on %d hosts", ranks.Noun(rs), len(hosts))
 	}
-	return b.String()
+	return ranks.Noun(rs) + " on " + strings.Join(hosts, ", ")
 }
 
 // exitCode is the code a failed rank exits or aborts with.
