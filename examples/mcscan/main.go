@@ -71,6 +71,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hpcmap/hpcmap/internal/placement"
 	"github.com/hpcmap/hpcmap/mpi"
 	"github.com/hpcmap/hpcmap/mpimap"
 )
@@ -136,7 +137,7 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 	}
 
 	// Where the ranks run, first: a bad placement shows before the work.
-	placement, err := mpi.Placement(c)
+	placement, err := placement.Describe(c)
 	if err != nil {
 		return err
 	}

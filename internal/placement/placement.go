@@ -1,4 +1,6 @@
-package mpi
+// Package placement tells where the ranks of a job run, and warns when their
+// layout wastes the allocation: the first line the examples print.
+package placement
 
 import (
 	"cmp"
@@ -11,9 +13,10 @@ import (
 	"strings"
 
 	"github.com/hpcmap/hpcmap/internal/ranks"
+	"github.com/hpcmap/hpcmap/mpi"
 )
 
-// Placement describes where the ranks of c run, for a program to print before
+// Describe describes where the ranks of c run, for a program to print before
 // it starts work: the number of ranks, the hosts, and the workers per rank
 // (runtime.GOMAXPROCS, which mpimap uses by default), as in
 //
@@ -30,14 +33,14 @@ import (
 //
 // Placement is collective. Rank 0 gets the text, without a final newline;
 // other ranks get "".
-func Placement(c Comm) (string, error) {
+func Describe(c mpi.Comm) (string, error) {
 	me, err := json.Marshal(thisRank(c.Host(), os.Getenv))
 	if err != nil {
-		return "", fmt.Errorf("mpi: Placement: %w", err)
+		return "", fmt.Errorf("placement: %w", err)
 	}
 	all, err := c.Gather(0, me)
 	if err != nil {
-		return "", fmt.Errorf("mpi: Placement: %w", err)
+		return "", fmt.Errorf("placement: %w", err)
 	}
 	if c.Rank() != 0 {
 		return "", nil
@@ -45,7 +48,7 @@ func Placement(c Comm) (string, error) {
 	reports := make([]rankPlace, len(all))
 	for r, b := range all {
 		if err := json.Unmarshal(b, &reports[r]); err != nil {
-			return "", fmt.Errorf("mpi: Placement: report of rank %d: %w", r, err)
+			return "", fmt.Errorf("placement: report of rank %d: %w", r, err)
 		}
 	}
 	return describePlacement(reports), nil
@@ -128,7 +131,7 @@ func parseCPUList(s string) ([]int, error) {
 			stride, err = strconv.Atoi(strideText)
 		}
 		if err != nil || lo < 0 || hi < lo || stride < 1 || (hasStride && !isRange) {
-			return nil, fmt.Errorf("mpi: bad CPU list %q at %q", s, part)
+			return nil, fmt.Errorf("placement: bad CPU list %q at %q", s, part)
 		}
 		for id := lo; id <= hi; id += stride {
 			ids = append(ids, id)
