@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-
-	"github.com/hpcmap/hpcmap/internal/recovered"
 )
 
 // Local runs main on n in-process ranks (goroutines) with the same semantics as
@@ -53,38 +51,6 @@ func runLocal(parent context.Context, n int, main func(ctx context.Context, worl
 	defer w.mu.Unlock()
 	return w.cause
 }
-
-// RankError is the failure of one rank: what Run prints before aborting, and
-// what Local returns.
-type RankError struct {
-	Rank  int
-	Host  string
-	Panic bool // main panicked; Err carries the value and the stack
-	Err   error
-}
-
-func (e *RankError) Error() string { return fmt.Sprintf("rank %d on %s: %v", e.Rank, e.Host, e.Err) }
-func (e *RankError) Unwrap() error { return e.Err }
-
-// callMain runs main on one rank and turns an error, a panic or an Abort
-// (runtime.Goexit) into a *RankError.
-func callMain(ctx context.Context, c Comm, main func(ctx context.Context, world Comm) error) (err error) {
-	returned := false
-	defer func() {
-		if v := recover(); v != nil {
-			err = &RankError{Rank: c.Rank(), Host: c.Host(), Panic: true, Err: recovered.Error(v)}
-		} else if !returned && err == nil {
-			err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: errAbortCalled}
-		}
-	}()
-	if e := main(ctx, c); e != nil {
-		err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: e}
-	}
-	returned = true
-	return err
-}
-
-var errAbortCalled = fmt.Errorf("%w by Abort", ErrAborted)
 
 // localWorld is the shared state of Local's ranks: one mailbox per rank and the
 // job's abort state.
