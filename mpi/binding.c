@@ -8,30 +8,6 @@
 #include <stddef.h>
 #include "binding.h"
 
-static MPI_Datatype hp_type(int t) {
-	switch (t) {
-	case 0: return MPI_INT8_T;
-	case 1: return MPI_INT16_T;
-	case 2: return MPI_INT32_T;
-	case 3: return MPI_INT64_T;
-	case 4: return MPI_UINT8_T;
-	case 5: return MPI_UINT16_T;
-	case 6: return MPI_UINT32_T;
-	case 7: return MPI_UINT64_T;
-	case 8: return MPI_FLOAT;
-	default: return MPI_DOUBLE;
-	}
-}
-
-static MPI_Op hp_op(int o) {
-	switch (o) {
-	case 0: return MPI_SUM;
-	case 1: return MPI_PROD;
-	case 2: return MPI_MIN;
-	default: return MPI_MAX;
-	}
-}
-
 static int hp_source(int s) { return s < 0 ? MPI_ANY_SOURCE : s; }
 static int hp_tag(int t) { return t < 0 ? MPI_ANY_TAG : t; }
 MPI_Comm hp_world(void) { return MPI_COMM_WORLD; }
@@ -178,12 +154,12 @@ int hp_scatterv(MPI_Comm c, char *all, int *counts, int *displs, char *buf, int 
 	return MPI_Scatterv(all, counts, displs, MPI_BYTE, buf, n, MPI_BYTE, root, c);
 }
 
-int hp_reduce(MPI_Comm c, char *dst, char *src, int n, int t, int op, int root) {
-	return MPI_Reduce(src, dst, n, hp_type(t), hp_op(op), root, c);
+int hp_reduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op, int root) {
+	return MPI_Reduce(src, dst, n, t, op, root, c);
 }
 
-int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, int t, int op) {
-	return MPI_Allreduce(src, dst, n, hp_type(t), hp_op(op), c);
+int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op) {
+	return MPI_Allreduce(src, dst, n, t, op, c);
 }
 
 int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) {

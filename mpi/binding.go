@@ -407,7 +407,7 @@ func (c *mpiComm) Reduce(root int, dst, src []byte, t Type, op Op) error {
 		dst = nil
 	}
 	return call("Reduce", func() C.int {
-		return C.hp_reduce(c.comm, ptr(dst), ptr(src), n, C.int(t), C.int(op), C.int(root))
+		return C.hp_reduce(c.comm, ptr(dst), ptr(src), n, mpiTypes[t], mpiOps[op], C.int(root))
 	})
 }
 
@@ -420,9 +420,20 @@ func (c *mpiComm) Allreduce(dst, src []byte, t Type, op Op) error {
 		return err
 	}
 	return call("Allreduce", func() C.int {
-		return C.hp_allreduce(c.comm, ptr(dst), ptr(src), n, C.int(t), C.int(op))
+		return C.hp_allreduce(c.comm, ptr(dst), ptr(src), n, mpiTypes[t], mpiOps[op])
 	})
 }
+
+// mpiTypes and mpiOps are MPI's handles for each Type and Op, named in C:
+// their values differ between implementations.
+var (
+	mpiTypes = [...]C.MPI_Datatype{
+		Int8: C.MPI_INT8_T, Int16: C.MPI_INT16_T, Int32: C.MPI_INT32_T, Int64: C.MPI_INT64_T,
+		Uint8: C.MPI_UINT8_T, Uint16: C.MPI_UINT16_T, Uint32: C.MPI_UINT32_T, Uint64: C.MPI_UINT64_T,
+		Float32: C.MPI_FLOAT, Float64: C.MPI_DOUBLE,
+	}
+	mpiOps = [...]C.MPI_Op{Sum: C.MPI_SUM, Prod: C.MPI_PROD, Min: C.MPI_MIN, Max: C.MPI_MAX}
+)
 
 func elements(op string, src []byte, t Type) (C.int, error) {
 	n := len(src) / t.Size()

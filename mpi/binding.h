@@ -37,7 +37,7 @@ int hp_gather_counts(MPI_Comm c, int *count, int *counts, int root);
 int hp_gatherv(MPI_Comm c, char *buf, int n, char *all, int *counts, int *displs, int root);
 int hp_scatter_counts(MPI_Comm c, int *counts, int *count, int root);
 int hp_scatterv(MPI_Comm c, char *all, int *counts, int *displs, char *buf, int n, int root);
-int hp_reduce(MPI_Comm c, char *dst, char *src, int n, int t, int op, int root);
-int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, int t, int op);
+int hp_reduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op, int root);
+int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op);
 
 #endif

@@ -97,63 +97,6 @@ type Status struct {
 	Count  int // length in bytes
 }
 
-// Type is the element type of a typed reduction buffer.
-type Type int
-
-// Element types of reduction buffers.
-const (
-	Int8 Type = iota
-	Int16
-	Int32
-	Int64
-	Uint8
-	Uint16
-	Uint32
-	Uint64
-	Float32
-	Float64
-	numTypes
-)
-
-var typeNames = [...]string{"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"}
-var typeSizes = [...]int{1, 2, 4, 8, 1, 2, 4, 8, 4, 8}
-
-func (t Type) String() string {
-	if t < 0 || t >= numTypes {
-		return fmt.Sprintf("Type(%d)", int(t))
-	}
-	return typeNames[t]
-}
-
-// Size is the size of one element in bytes.
-func (t Type) Size() int {
-	if t < 0 || t >= numTypes {
-		return 0
-	}
-	return typeSizes[t]
-}
-
-// Op is a predefined reduction operation.
-type Op int
-
-// Reduction operations.
-const (
-	Sum Op = iota
-	Prod
-	Min
-	Max
-	numOps
-)
-
-var opNames = [...]string{"sum", "prod", "min", "max"}
-
-func (o Op) String() string {
-	if o < 0 || o >= numOps {
-		return fmt.Sprintf("Op(%d)", int(o))
-	}
-	return opNames[o]
-}
-
 // ErrAborted is returned by communication on Local ranks after another rank
 // failed or called Abort: the job is over.
 var ErrAborted = errors.New("mpi: job aborted")
@@ -180,10 +123,10 @@ func argError(op, format string, a ...any) error {
 // checkReduce validates a typed reduction request the same way for every
 // implementation.
 func checkReduce(op string, dst, src []byte, t Type, o Op, needDst bool) error {
-	if t < 0 || t >= numTypes {
+	if !t.Valid() {
 		return argError(op, "invalid element type %v", t)
 	}
-	if o < 0 || o >= numOps {
+	if !o.Valid() {
 		return argError(op, "invalid operation %v", o)
 	}
 	if len(src)%t.Size() != 0 {

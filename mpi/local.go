@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/hpcmap/hpcmap/internal/datatype"
 )
 
 // Local runs main on n in-process ranks (goroutines) with the same semantics as
@@ -460,4 +462,15 @@ func (c *localComm) Split(color, key int) (Comm, error) {
 		nc.ranks = append(nc.ranks, c.ranks[m.rank])
 	}
 	return nc, nil
+}
+
+// reduceParts combines the ranks' parts in rank order into dst with op.
+func reduceParts(dst []byte, parts [][]byte, t Type, op Op) error {
+	for r, p := range parts {
+		if len(p) != len(dst) {
+			return argError("Reduce", "rank %d sent %d bytes, rank 0 expects %d: buffers differ in length across ranks", r, len(p), len(dst))
+		}
+	}
+	datatype.Reduce(dst, parts, t, op)
+	return nil
 }
