@@ -66,7 +66,7 @@ type mpiComm struct {
 	scratch [512]byte
 }
 
-func newComm(comm C.MPI_Comm) (*mpiComm, error) {
+func newMPIComm(comm C.MPI_Comm) (*mpiComm, error) {
 	serial.Lock()
 	defer serial.Unlock()
 	var rank, size, length C.int
@@ -119,36 +119,30 @@ func intPtr(s []C.int) *C.int {
 	return &s[0]
 }
 
-func (c *mpiComm) Rank() int    { return c.rank }
-func (c *mpiComm) Size() int    { return c.size }
-func (c *mpiComm) Host() string { return c.host }
+func (c *mpiComm) place() (int, int, string) { return c.rank, c.size, c.host }
 
-func (c *mpiComm) Abort(code int) {
+func (c *mpiComm) abort(code int) {
 	// Not under the lock: another goroutine may be blocked in MPI holding it,
 	// and aborting is exactly what must still work then.
 	C.MPI_Abort(c.comm, C.int(code))
 	os.Exit(code) // MPI_Abort does not return; this is for the implementation that does
 }
 
-func (c *mpiComm) Send(dst, tag int, data []byte) error {
-	if err := checkRank("Send", c, dst, false); err != nil {
-		return err
-	}
-	if err := checkTag("Send", tag, false); err != nil {
-		return err
-	}
+// stranded aborts the job: the other ranks may be waiting in the collective
+// whose arguments were wrong on this one, and would wait for ever.
+func (c *mpiComm) stranded(err error) error {
+	fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", c.rank, c.host, err)
+	c.abort(1)
+	return err
+}
+
+func (c *mpiComm) send(dst, tag int, data []byte) error {
 	return call("Send", func() C.int {
 		return C.hp_send(c.comm, ptr(data), C.longlong(len(data)), C.int(dst), C.int(tag))
 	})
 }
 
-func (c *mpiComm) Isend(dst, tag int, data []byte) (Request, error) {
-	if err := checkRank("Isend", c, dst, false); err != nil {
-		return nil, err
-	}
-	if err := checkTag("Isend", tag, false); err != nil {
-		return nil, err
-	}
+func (c *mpiComm) isend(dst, tag int, data []byte) (Request, error) {
 	r := &mpiRequest{}
 	if len(data) > 0 {
 		r.pin.Pin(&data[0]) // MPI reads the buffer after this call returns
@@ -197,22 +191,14 @@ func (r *mpiRequest) Wait() error {
 	}
 }
 
-func (c *mpiComm) Recv(src, tag int) ([]byte, Status, error) {
-	b, st, _, err := c.recv("Recv", nil, src, tag, true)
-	return b, st, err
-}
-
-func (c *mpiComm) TryRecv(dst []byte, src, tag int) ([]byte, Status, bool, error) {
-	return c.recv("TryRecv", dst, src, tag, false)
-}
-
 // recv probes for a message, waiting for one if block is set, and receives
 // it, both under one hold of the lock so that no other goroutine's receive
 // takes the probed message in between, and in one call into C when the
 // message fits in dst's capacity.
-func (c *mpiComm) recv(op string, dst []byte, src, tag int, block bool) ([]byte, Status, bool, error) {
-	if err := checkRecv(op, c, src, tag); err != nil {
-		return nil, Status{}, false, err
+func (c *mpiComm) recv(dst []byte, src, tag int, block bool) ([]byte, Status, bool, error) {
+	op := "TryRecv"
+	if block {
+		op = "Recv"
 	}
 	serial.Lock()
 	defer serial.Unlock()
@@ -250,22 +236,13 @@ func mpiErrorOrNil(op string, code C.int) error {
 	return mpiError(op, code)
 }
 
-func (c *mpiComm) Probe(src, tag int) (Status, error) {
-	if err := checkRecv("Probe", c, src, tag); err != nil {
-		return Status{}, err
-	}
-	var osrc, otag C.int
-	var n C.longlong
-	err := call("Probe", func() C.int { return C.hp_probe(c.comm, C.int(src), C.int(tag), &osrc, &otag, &n) })
-	return Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, err
-}
-
-func (c *mpiComm) Iprobe(src, tag int) (Status, bool, error) {
-	if err := checkRecv("Iprobe", c, src, tag); err != nil {
-		return Status{}, false, err
-	}
+func (c *mpiComm) probe(src, tag int, block bool) (Status, bool, error) {
 	var flag, osrc, otag C.int
 	var n C.longlong
+	if block {
+		err := call("Probe", func() C.int { return C.hp_probe(c.comm, C.int(src), C.int(tag), &osrc, &otag, &n) })
+		return Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, err == nil, err
+	}
 	err := call("Iprobe", func() C.int {
 		return C.hp_iprobe(c.comm, C.int(src), C.int(tag), &flag, &osrc, &otag, &n)
 	})
@@ -275,14 +252,11 @@ func (c *mpiComm) Iprobe(src, tag int) (Status, bool, error) {
 	return Status{Source: int(osrc), Tag: int(otag), Count: int(n)}, true, nil
 }
 
-func (c *mpiComm) Barrier() error {
+func (c *mpiComm) barrier() error {
 	return call("Barrier", func() C.int { return C.MPI_Barrier(c.comm) })
 }
 
-func (c *mpiComm) Bcast(root int, data []byte) ([]byte, error) {
-	if err := checkRank("Bcast", c, root, false); err != nil {
-		return nil, err
-	}
+func (c *mpiComm) bcast(root int, data []byte) ([]byte, error) {
 	n := C.longlong(len(data))
 	if err := call("Bcast", func() C.int { return C.hp_bcast_len(c.comm, &n, C.int(root)) }); err != nil {
 		return nil, err
@@ -310,13 +284,7 @@ func layout(op string, lens []int) (counts, displs []C.int, total int, err error
 	return counts, displs, total, nil
 }
 
-func (c *mpiComm) Gather(root int, data []byte) ([][]byte, error) {
-	if err := checkRank("Gather", c, root, false); err != nil {
-		return nil, err
-	}
-	if len(data) > math.MaxInt32 {
-		return nil, argError("Gather", "%d bytes exceed MPI's 2 GiB limit for this collective", len(data))
-	}
+func (c *mpiComm) gather(root int, data []byte) ([][]byte, error) {
 	n := C.int(len(data))
 	var lens []C.int
 	if c.rank == root {
@@ -352,20 +320,10 @@ func (c *mpiComm) Gather(root int, data []byte) ([][]byte, error) {
 	return parts, nil
 }
 
-func (c *mpiComm) Scatter(root int, parts [][]byte) ([]byte, error) {
-	if err := checkRank("Scatter", c, root, false); err != nil {
-		return nil, err
-	}
+func (c *mpiComm) scatter(root int, parts [][]byte) ([]byte, error) {
 	var counts, displs []C.int
 	var all []byte
 	if c.rank == root {
-		if len(parts) != c.size {
-			// The others are about to wait in MPI_Scatter: end the job rather
-			// than leave them there.
-			err := argError("Scatter", "root has %d parts for %d ranks", len(parts), c.size)
-			fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", c.rank, c.host, err)
-			c.Abort(1)
-		}
 		lens := make([]int, len(parts))
 		for r, p := range parts {
 			lens[r] = len(p)
@@ -373,8 +331,7 @@ func (c *mpiComm) Scatter(root int, parts [][]byte) ([]byte, error) {
 		var total int
 		var err error
 		if counts, displs, total, err = layout("Scatter", lens); err != nil {
-			fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", c.rank, c.host, err)
-			c.Abort(1)
+			return nil, c.stranded(err)
 		}
 		all = make([]byte, 0, total)
 		for _, p := range parts {
@@ -392,33 +349,15 @@ func (c *mpiComm) Scatter(root int, parts [][]byte) ([]byte, error) {
 	return buf, err
 }
 
-func (c *mpiComm) Reduce(root int, dst, src []byte, t Type, op Op) error {
-	if err := checkRank("Reduce", c, root, false); err != nil {
-		return err
-	}
-	if err := checkReduce("Reduce", dst, src, t, op, c.rank == root); err != nil {
-		return err
-	}
-	n, err := elements("Reduce", src, t)
-	if err != nil {
-		return err
-	}
-	if c.rank != root {
-		dst = nil
-	}
+func (c *mpiComm) reduce(root int, dst, src []byte, t Type, op Op) error {
+	n := C.int(len(src) / t.Size())
 	return call("Reduce", func() C.int {
 		return C.hp_reduce(c.comm, ptr(dst), ptr(src), n, mpiTypes[t], mpiOps[op], C.int(root))
 	})
 }
 
-func (c *mpiComm) Allreduce(dst, src []byte, t Type, op Op) error {
-	if err := checkReduce("Allreduce", dst, src, t, op, true); err != nil {
-		return err
-	}
-	n, err := elements("Allreduce", src, t)
-	if err != nil {
-		return err
-	}
+func (c *mpiComm) allreduce(dst, src []byte, t Type, op Op) error {
+	n := C.int(len(src) / t.Size())
 	return call("Allreduce", func() C.int {
 		return C.hp_allreduce(c.comm, ptr(dst), ptr(src), n, mpiTypes[t], mpiOps[op])
 	})
@@ -435,15 +374,7 @@ var (
 	mpiOps = [...]C.MPI_Op{Sum: C.MPI_SUM, Prod: C.MPI_PROD, Min: C.MPI_MIN, Max: C.MPI_MAX}
 )
 
-func elements(op string, src []byte, t Type) (C.int, error) {
-	n := len(src) / t.Size()
-	if n > math.MaxInt32 {
-		return 0, argError(op, "%d elements exceed MPI's int count", n)
-	}
-	return C.int(n), nil
-}
-
-func (c *mpiComm) Split(color, key int) (Comm, error) {
+func (c *mpiComm) split(color, key int) (transport, error) {
 	var out C.MPI_Comm
 	var isNull C.int
 	if err := call("Split", func() C.int { return C.hp_split(c.comm, C.int(color), C.int(key), &out, &isNull) }); err != nil {
@@ -452,7 +383,7 @@ func (c *mpiComm) Split(color, key int) (Comm, error) {
 	if isNull != 0 {
 		return nil, nil
 	}
-	nc, err := newComm(out)
+	nc, err := newMPIComm(out)
 	if err != nil {
 		return nil, err
 	}

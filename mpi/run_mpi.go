@@ -26,7 +26,7 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		fmt.Fprintf(os.Stderr, "mpi: MPI_Init_thread: %v\n", mpiError("Init", code))
 		return 1
 	}
-	world, err := newComm(C.hp_world())
+	world, err := newMPIComm(C.hp_world())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		C.MPI_Abort(C.hp_world(), 1)
@@ -52,7 +52,7 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 	// made a polling map loop spend three quarters of its time switching.
 	// Initialisation and finalisation stay on the main thread, as MPI wants.
 	done := make(chan error, 1)
-	go func() { done <- callMain(ctx, world, main) }()
+	go func() { done <- callMain(ctx, newComm(world), main) }()
 	err = <-done
 	// A failed rank aborts the job, rather than finalising: the others may be
 	// waiting for it, and a launcher may take a job whose ranks finalised for
@@ -66,14 +66,14 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		fmt.Fprintln(os.Stderr, err)
 		world.abortAfterOutput(exitCode(err))
 	}
-	anyFailed, rerr := reportFailures(farewell, err, os.Stderr)
+	anyFailed, rerr := reportFailures(newComm(farewell), err, os.Stderr)
 	if rerr != nil {
 		fmt.Fprintln(os.Stderr, errors.Join(err, &RankError{Rank: world.rank, Host: world.host, Err: rerr}))
 		world.abortAfterOutput(1)
 	}
 	if anyFailed {
 		// Every rank has printed what it reports before the job is torn down.
-		farewell.Barrier()
+		farewell.barrier()
 		if err != nil {
 			world.abortAfterOutput(exitCode(err))
 		}
@@ -92,7 +92,7 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 // rank that aborted at once about one time in ten.
 func (c *mpiComm) abortAfterOutput(code int) {
 	time.Sleep(outputGrace)
-	c.Abort(code)
+	c.abort(code)
 }
 
 // outputGrace is how long a rank that aborts waits for its output to leave.
@@ -105,7 +105,7 @@ func (c *mpiComm) dup() (*mpiComm, error) {
 	if err := call("Comm_dup", func() C.int { return C.hp_dup(c.comm, &out) }); err != nil {
 		return nil, err
 	}
-	return newComm(out)
+	return newMPIComm(out)
 }
 
 // together waits until every rank of c has called it: without a bound on a
