@@ -171,8 +171,9 @@ int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) {
 int hp_dup(MPI_Comm c, MPI_Comm *out) { return MPI_Comm_dup(c, out); }
 int hp_ibarrier(MPI_Comm c, MPI_Request *req) { return MPI_Ibarrier(c, req); }
 
-void hp_error_string(int code, char *buf) {
+void hp_error(int code, char *buf, int *class) {
 	int len = 0;
 	MPI_Error_string(code, buf, &len);
 	buf[len] = 0;
+	if (MPI_Error_class(code, class) != MPI_SUCCESS) *class = MPI_ERR_UNKNOWN;
 }

@@ -85,8 +85,33 @@ func newMPIComm(comm C.MPI_Comm) (*mpiComm, error) {
 
 func mpiError(op string, code C.int) error {
 	var buf [C.MPI_MAX_ERROR_STRING + 1]C.char
-	C.hp_error_string(code, &buf[0])
-	return &Error{Op: op, Code: int(code), Msg: C.GoString(&buf[0])}
+	var class C.int
+	C.hp_error(code, &buf[0], &class)
+	return &Error{Op: op, Code: int(code), Msg: C.GoString(&buf[0]), Class: errorClass(class)}
+}
+
+// errorClass is the class error of an MPI error class; MPI's values differ
+// between implementations, and are only named here, through C.
+func errorClass(class C.int) error {
+	switch class {
+	case C.MPI_ERR_TRUNCATE:
+		return ErrTruncate
+	case C.MPI_ERR_RANK, C.MPI_ERR_ROOT:
+		return ErrRank
+	case C.MPI_ERR_TAG:
+		return ErrTag
+	case C.MPI_ERR_COUNT:
+		return ErrCount
+	case C.MPI_ERR_BUFFER:
+		return ErrBuffer
+	case C.MPI_ERR_TYPE:
+		return ErrType
+	case C.MPI_ERR_OP:
+		return ErrOp
+	case C.MPI_ERR_COMM:
+		return ErrComm
+	}
+	return ErrOther
 }
 
 // call runs one MPI call under the lock and turns its code into an error.
@@ -276,7 +301,7 @@ func layout(op string, lens []int) (counts, displs []C.int, total int, err error
 	displs = make([]C.int, len(lens))
 	for r, n := range lens {
 		if total+n > math.MaxInt32 {
-			return nil, nil, 0, argError(op, "%d bytes in all exceed MPI's 2 GiB limit for this collective", total+n)
+			return nil, nil, 0, argError(ErrCount, op, "%d bytes in all exceed MPI's 2 GiB limit for this collective", total+n)
 		}
 		counts[r], displs[r] = C.int(n), C.int(total)
 		total += n

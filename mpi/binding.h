@@ -15,7 +15,9 @@ MPI_Comm hp_world(void);
 int hp_init(int *provided); // *provided: whether MPI_THREAD_SERIALIZED was granted
 int hp_dup(MPI_Comm c, MPI_Comm *out);
 int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull);
-void hp_error_string(int code, char *buf); // buf: MPI_MAX_ERROR_STRING+1 bytes
+// hp_error describes an error code: its text (buf: MPI_MAX_ERROR_STRING+1
+// bytes) and its class.
+void hp_error(int code, char *buf, int *class);
 
 // Messages of any length in bytes; those over an int count travel as one
 // element of a derived type (hp_set_block lowers that size, for tests).

@@ -1,6 +1,9 @@
 package mpi
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // comm is every Comm that Run and Local hand out: it checks the arguments of
 // each call, the same way for every world, and passes the call on to the
@@ -106,7 +109,7 @@ func (c *comm) Gather(root int, data []byte) ([][]byte, error) {
 		return nil, err
 	}
 	if len(data) > math.MaxInt32 {
-		return nil, argError("Gather", "%d bytes exceed MPI's 2 GiB limit for this collective", len(data))
+		return nil, argError(ErrCount, "Gather", "%d bytes exceed MPI's 2 GiB limit for this collective", len(data))
 	}
 	return c.t.gather(root, data)
 }
@@ -116,7 +119,7 @@ func (c *comm) Scatter(root int, parts [][]byte) ([]byte, error) {
 		return nil, err
 	}
 	if c.rank == root && len(parts) != c.size {
-		return nil, c.t.stranded(argError("Scatter", "root has %d parts for %d ranks", len(parts), c.size))
+		return nil, c.t.stranded(argError(ErrCount, "Scatter", "root has %d parts for %d ranks", len(parts), c.size))
 	}
 	return c.t.scatter(root, parts)
 }
@@ -168,7 +171,7 @@ func (c *comm) checkRank(op string, r int, wildcard bool) error {
 		return nil
 	}
 	if r < 0 || r >= c.size {
-		return argError(op, "rank %d out of range [0,%d)", r, c.size)
+		return argError(ErrRank, op, "rank %d out of range [0,%d)", r, c.size)
 	}
 	return nil
 }
@@ -178,7 +181,7 @@ func checkTag(op string, tag int, wildcard bool) error {
 		return nil
 	}
 	if tag < 0 || tag > MaxTag {
-		return argError(op, "tag %d out of range [0,%d]", tag, MaxTag)
+		return argError(ErrTag, op, "tag %d out of range [0,%d]", tag, MaxTag)
 	}
 	return nil
 }
@@ -187,15 +190,26 @@ func checkTag(op string, tag int, wildcard bool) error {
 func checkReduce(op string, dst, src []byte, t Type, o Op, needDst bool) error {
 	switch {
 	case !t.Valid():
-		return argError(op, "invalid element type %v", t)
+		return argError(ErrType, op, "invalid element type %v", t)
 	case !o.Valid():
-		return argError(op, "invalid operation %v", o)
+		return argError(ErrOp, op, "invalid operation %v", o)
 	case len(src)%t.Size() != 0:
-		return argError(op, "buffer of %d bytes is not a whole number of %v", len(src), t)
+		return argError(ErrCount, op, "buffer of %d bytes is not a whole number of %v", len(src), t)
 	case len(src)/t.Size() > math.MaxInt32:
-		return argError(op, "%d elements exceed MPI's int count", len(src)/t.Size())
+		return argError(ErrCount, op, "%d elements exceed MPI's int count", len(src)/t.Size())
 	case needDst && len(dst) != len(src):
-		return argError(op, "dst has %d bytes, src %d", len(dst), len(src))
+		return argError(ErrCount, op, "dst has %d bytes, src %d", len(dst), len(src))
+	case needDst && overlap(dst, src):
+		return argError(ErrBuffer, op, "dst and src share memory, which MPI forbids: reduce into a buffer of its own")
 	}
 	return nil
+}
+
+// overlap reports whether a and b share memory.
+func overlap(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+uintptr(len(b)) && pb < pa+uintptr(len(a))
 }

@@ -1,10 +1,5 @@
 package mpi
 
-import (
-	"errors"
-	"fmt"
-)
-
 // Comm is a communicator: ranks 0..Size()-1 that exchange messages and take part
 // in collectives. Implementations: the system MPI (build tag mpi or mpich), the
 // single-process world of a build without MPI, and Local's in-process ranks.
@@ -95,27 +90,4 @@ type Status struct {
 	Source int // sending rank
 	Tag    int // message tag
 	Count  int // length in bytes
-}
-
-// ErrAborted is returned by communication on Local ranks after another rank
-// failed or called Abort: the job is over.
-var ErrAborted = errors.New("mpi: job aborted")
-
-// Error is a failed communication call: the operation, and MPI's error code
-// and string (or this package's description of bad arguments).
-type Error struct {
-	Op   string // the call, e.g. "Send"
-	Code int    // MPI error code, 0 when the arguments were refused before MPI saw them
-	Msg  string // MPI_Error_string, or what was wrong
-}
-
-func (e *Error) Error() string {
-	if e.Code != 0 {
-		return fmt.Sprintf("mpi: %s: %s (MPI error %d)", e.Op, e.Msg, e.Code)
-	}
-	return fmt.Sprintf("mpi: %s: %s", e.Op, e.Msg)
-}
-
-func argError(op, format string, a ...any) error {
-	return &Error{Op: op, Msg: fmt.Sprintf(format, a...)}
 }

@@ -2,7 +2,6 @@ package mpi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -99,11 +98,6 @@ func (w *localWorld) returned(r int) {
 	close(w.exits)
 	w.exits = make(chan struct{})
 }
-
-// ErrDeadlock is returned by a receive on Local ranks that can never complete:
-// every rank that could send the message has returned from main. Under MPI the
-// same program would hang; the ranks' calls do not match.
-var ErrDeadlock = errors.New("mpi: deadlock")
 
 // message is one point-to-point message in flight between Local ranks.
 type message struct {

@@ -166,7 +166,7 @@ func (c *localComm) allreduce(dst, src []byte, t Type, op Op) error {
 func reduceParts(dst []byte, parts [][]byte, t Type, op Op) error {
 	for r, p := range parts {
 		if len(p) != len(dst) {
-			return argError("Reduce", "rank %d sent %d bytes, rank 0 expects %d: buffers differ in length across ranks", r, len(p), len(dst))
+			return argError(ErrTruncate, "Reduce", "rank %d sent %d bytes, rank 0 expects %d: buffers differ in length across ranks", r, len(p), len(dst))
 		}
 	}
 	datatype.Reduce(dst, parts, t, op)
@@ -188,7 +188,7 @@ func (c *localComm) split(color, key int) (transport, error) {
 	var group []member
 	for r, ck := range all {
 		if len(ck) != 2 {
-			return nil, argError("Split", "rank %d sent %d values", r, len(ck))
+			return nil, argError(ErrOther, "Split", "rank %d sent %d values", r, len(ck))
 		}
 		if int(ck[0]) == color {
 			group = append(group, member{int(ck[1]), r})

@@ -11,7 +11,7 @@ func fromBytes[T Number](op string, b []byte) ([]T, error) {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
 	if len(b)%size != 0 {
-		return nil, argError(op, "message of %d bytes is not a whole number of %T", len(b), zero)
+		return nil, argError(ErrCount, op, "message of %d bytes is not a whole number of %T", len(b), zero)
 	}
 	s := make([]T, len(b)/size)
 	copy(Bytes(s), b)
