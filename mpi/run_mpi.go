@@ -66,12 +66,12 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		fmt.Fprintln(os.Stderr, err)
 		world.abortAfterOutput(exitCode(err))
 	}
-	anyFailed, rerr := reportFailures(newComm(farewell), err, os.Stderr)
+	failed, rerr := reportFailures(newComm(farewell), err, os.Stderr)
 	if rerr != nil {
 		fmt.Fprintln(os.Stderr, errors.Join(err, &RankError{Rank: world.rank, Host: world.host, Err: rerr}))
 		world.abortAfterOutput(1)
 	}
-	if anyFailed {
+	if failed > 0 {
 		// Every rank has printed what it reports before the job is torn down.
 		farewell.barrier()
 		if err != nil {

@@ -114,9 +114,13 @@ func TestAlike(t *testing.T) {
 			case 2:
 				return fmt.Sprintf("failure %d", q)
 			}
-			return ""
+			return "" // no failure
 		}
-		tally, err := agree.Alike(c, msg(r), fmt.Sprint("note ", r))
+		var local error
+		if msg(r) != "" {
+			local = errors.New(msg(r))
+		}
+		tally, err := agree.Alike(c, local, fmt.Sprint("note ", r))
 		if err != nil {
 			return err
 		}

@@ -16,15 +16,16 @@ type Tally struct {
 }
 
 // Alike compares the ranks' failures, so that a failure that many ranks share
-// can be reported once, by the first of them. msg is this rank's error text,
-// "" if it did not fail; note is a string passed along with it (mpi.Run passes
-// the host). Texts are compared by a hash, so that they never travel whole.
-// The Tally is consistent across ranks: every rank learns the same number of
-// failures, and the ranks that share a text get the same Alike.
-func Alike(c Comm, msg, note string) (Tally, error) {
-	failed := byte(0)
-	if msg != "" {
-		failed = 1
+// can be reported once, by the first of them: local is this rank's error, nil
+// if it did not fail, and note a string passed along with it (mpi.Run passes
+// the host). Errors are compared by a hash of their text, so that they never
+// travel whole. The Tally is consistent across ranks: every rank learns the
+// same number of failures, and the ranks whose errors read alike get the same
+// Alike.
+func Alike(c Comm, local error, note string) (Tally, error) {
+	failed, msg := byte(0), ""
+	if local != nil {
+		failed, msg = 1, local.Error()
 	}
 	sum := sha256.Sum256([]byte(msg))
 	mine := append(append([]byte{failed}, sum[:]...), note...)
