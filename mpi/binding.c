@@ -1,4 +1,4 @@
-//go:build (mpi || mpich) && !(mpi && mpich)
+//go:build (mpi || mpich || mpicc) && !(mpi && mpich) && !(mpi && mpicc) && !(mpich && mpicc)
 
 // The C half of the binding: every call into MPI that the Go half makes goes
 // through one of these helpers (binding.h lists them), so that MPI's macros,
@@ -170,6 +170,12 @@ int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) {
 
 int hp_dup(MPI_Comm c, MPI_Comm *out) { return MPI_Comm_dup(c, out); }
 int hp_ibarrier(MPI_Comm c, MPI_Request *req) { return MPI_Ibarrier(c, req); }
+
+void hp_library_version(char *buf) {
+	int len = 0;
+	MPI_Get_library_version(buf, &len);
+	buf[len] = 0;
+}
 
 void hp_error(int code, char *buf, int *class) {
 	int len = 0;

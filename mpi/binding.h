@@ -15,6 +15,9 @@ MPI_Comm hp_world(void);
 int hp_init(int *provided); // *provided: whether MPI_THREAD_SERIALIZED was granted
 int hp_dup(MPI_Comm c, MPI_Comm *out);
 int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull);
+// hp_library_version writes MPI_Get_library_version's text (buf:
+// MPI_MAX_LIBRARY_VERSION_STRING+1 bytes); it works before MPI_Init.
+void hp_library_version(char *buf);
 // hp_error describes an error code: its text (buf: MPI_MAX_ERROR_STRING+1
 // bytes) and its class.
 void hp_error(int code, char *buf, int *class);

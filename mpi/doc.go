@@ -6,7 +6,10 @@
 //
 // Built with -tags mpi the package binds OpenMPI, with -tags mpich MPICH
 // (through cgo and pkg-config; each implementation's flags in a file of its
-// own). Built without tags it needs no MPI at all: Run gives a one-rank world
+// own), and with -tags mpicc any MPI whose C compiler wrapper gives the flags
+// in CGO_CFLAGS and CGO_LDFLAGS (scripts/mpicc-flags.sh fills them; the
+// library then says at run time which implementation it is). The C half of
+// the binding is binding.c. Built without tags it needs no MPI at all: Run gives a one-rank world
 // that behaves like MPI at np=1, and Local runs n ranks as goroutines, for
 // tests and for machines without MPI. A binary started by a launcher that
 // disagrees with its build (built without MPI, or for the other MPI) stops at
@@ -31,8 +34,9 @@
 // aborts the whole job with a non-zero code: a job never hangs on a dead rank
 // and never exits 0 after a failure. When every rank fails, as they do when a
 // map fails, each distinct error is printed once ("ranks 0-999 on ...").
-// Communication errors are *Error values carrying MPI's own error string;
-// nothing is logged by the package.
+// Communication errors are *Error values carrying MPI's own error string and
+// its class, which errors.Is matches (mpi.ErrTruncate, mpi.ErrRank, ...) the
+// same way on every implementation; nothing is logged by the package.
 //
 // Ranks whose calls do not match (one rank calls a collective the others
 // never call) hang under MPI until the job's time limit. Local finds them

@@ -3,6 +3,7 @@ package mpi
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // launchSize is the number of ranks the launcher's environment announces, and
@@ -26,10 +27,35 @@ func launchMismatch(getenv func(string) string, size int, build string) error {
 		return nil
 	}
 	return fmt.Errorf("mpi: the launcher started %d ranks (%s=%d) but this process sees %d: %s; "+
-		"rebuild with -tags mpi for OpenMPI or -tags mpich for MPICH, matching the launcher (mpirun.openmpi, mpirun.mpich, or srun --mpi=pmix for OpenMPI, --mpi=pmi2 for MPICH)",
+		"rebuild with -tags mpi for OpenMPI or -tags mpich for MPICH, matching the launcher (mpirun.openmpi, mpirun.mpich, or srun --mpi=pmix for OpenMPI, --mpi=pmi2 for MPICH), "+
+		"or with -tags mpicc and the flags of the launcher's own mpicc (make build MPI=mpicc)",
 		n, v, n, size, build)
 }
 
-// Implementation names the MPI this binary was built for: "OpenMPI" (build tag
-// mpi), "MPICH" (build tag mpich), or "" in a build without MPI.
-func Implementation() string { return implementation }
+// Implementation names the MPI this binary runs on: "OpenMPI" (build tag mpi),
+// "MPICH" (build tag mpich), or "" in a build without MPI. A build with tag
+// mpicc asks the library (MPI_Get_library_version), and names it as
+// implementationOf does.
+func Implementation() string { return implementation() }
+
+// implementationOf names the MPI implementation that wrote version, the text
+// of MPI_Get_library_version: "OpenMPI", "MPICH", "Intel MPI", "MVAPICH",
+// "Cray MPICH", "HPE MPT", "Spectrum MPI", or else its first line.
+func implementationOf(version string) string {
+	// Derived implementations name their base too: look for them first.
+	for _, impl := range []struct{ mark, name string }{
+		{"CRAY MPICH", "Cray MPICH"},
+		{"Intel(R) MPI", "Intel MPI"},
+		{"MVAPICH", "MVAPICH"},
+		{"Spectrum MPI", "Spectrum MPI"},
+		{"HPE MPT", "HPE MPT"},
+		{"Open MPI", "OpenMPI"},
+		{"MPICH", "MPICH"},
+	} {
+		if strings.Contains(strings.ToUpper(version), strings.ToUpper(impl.mark)) {
+			return impl.name
+		}
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(version), "\n")
+	return strings.TrimSpace(first)
+}

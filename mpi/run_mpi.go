@@ -1,4 +1,4 @@
-//go:build (mpi || mpich) && !(mpi && mpich)
+//go:build (mpi || mpich || mpicc) && !(mpi && mpich) && !(mpi && mpicc) && !(mpich && mpicc)
 
 package mpi
 
@@ -33,10 +33,10 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		return 1
 	}
 	if serialized == 0 {
-		err = fmt.Errorf("mpi: %s grants less than MPI_THREAD_SERIALIZED, which this package needs", implementation)
+		err = fmt.Errorf("mpi: %s grants less than MPI_THREAD_SERIALIZED, which this package needs", implementation())
 	}
 	if err == nil {
-		err = launchMismatch(os.Getenv, world.size, "it was built for "+implementation+" (build tag "+buildTag+")")
+		err = launchMismatch(os.Getenv, world.size, "it was built for "+implementation()+" (build tag "+buildTag+")")
 	}
 	var farewell *mpiComm // the end of the job's own communicator, apart from main's
 	if err == nil {
