@@ -30,10 +30,12 @@
 //
 // # Failure
 //
-// An error or a panic in main on any rank prints "rank R on HOST: ..." and
-// aborts the whole job with a non-zero code: a job never hangs on a dead rank
-// and never exits 0 after a failure. When every rank fails, as they do when a
-// map fails, each distinct error is printed once ("ranks 0-999 on ...").
+// An error or a panic in main on any rank ends the whole job with a non-zero
+// code: a job never hangs on a dead rank and never exits 0 after a failure.
+// When every rank fails, as they do when a map fails, each distinct error is
+// printed once ("ranks 0-999 on ...") and the ranks finalise and exit 1,
+// without MPI's abort banner; a rank that fails alone aborts the job (see
+// Run).
 // Communication errors are *Error values carrying MPI's own error string and
 // its class, which errors.Is matches (mpi.ErrTruncate, mpi.ErrRank, ...) the
 // same way on every implementation; nothing is logged by the package.

@@ -15,13 +15,18 @@ import (
 //
 //	func main() { os.Exit(mpi.Run(run)) }
 //
-// If main returns an error or panics on any rank, that rank aborts the whole
-// job with a non-zero code (1 for an error, 2 for a panic): never a hang,
-// never exit 0. It prints "rank R on HOST: <error>" to stderr first, but when
-// every rank returns from main within 3 s of the failure, each distinct error
-// is printed once instead, "ranks 0-7 on HOST: <error>" when several ranks
-// failed alike: a failed map on a thousand ranks says so once, not a
-// thousand times.
+// If main returns an error or panics on any rank, the job ends with a
+// non-zero code (1 for an error, 2 for a panic): never a hang, never exit 0.
+// When every rank returns from main within 3 s of the failure, each distinct
+// error is printed once, "ranks 0-7 on HOST: <error>" when several ranks
+// failed alike: a failed map on a thousand ranks says so once, not a thousand
+// times. Then, if every rank failed (a bad flag, a map that failed), the
+// ranks finalise MPI and exit with their codes, which every launcher reports
+// as a failure (Open MPI's mpirun adds a banner of its own unless started
+// with -q). Otherwise the failed ranks abort the job: a rank that fails while
+// others work on prints "rank R on HOST: <error>" and aborts at once. After
+// SIGTERM or SIGINT the failed ranks abort too, as MPICH's mpirun may report
+// a job whose ranks finalised after it forwarded the signal as a success.
 //
 // The context is cancelled on SIGTERM or SIGINT (a Slurm time limit, scancel,
 // Ctrl-C, or mpirun forwarding them), so that main can drain and return; a

@@ -26,25 +26,14 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		fmt.Fprintf(os.Stderr, "mpi: MPI_Init_thread: %v\n", mpiError("Init", code))
 		return 1
 	}
-	world, err := newMPIComm(C.hp_world())
+	world, farewell, err := start(serialized != 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		if world != nil && world.size == 1 {
+			return finalize(world, 1) // alone: nobody waits for this rank
+		}
 		C.MPI_Abort(C.hp_world(), 1)
 		return 1
-	}
-	if serialized == 0 {
-		err = fmt.Errorf("mpi: %s grants less than MPI_THREAD_SERIALIZED, which this package needs", implementation())
-	}
-	if err == nil {
-		err = launchMismatch(os.Getenv, world.size, "it was built for "+implementation()+" (build tag "+buildTag+")")
-	}
-	var farewell *mpiComm // the end of the job's own communicator, apart from main's
-	if err == nil {
-		farewell, err = world.dup()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		world.abortAfterOutput(1)
 	}
 	// main runs on a goroutine of its own, free to move between threads:
 	// MPI_THREAD_SERIALIZED allows that, and a goroutine locked to a thread
@@ -54,11 +43,35 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 	done := make(chan error, 1)
 	go func() { done <- callMain(ctx, newComm(world), main) }()
 	err = <-done
-	// A failed rank aborts the job, rather than finalising: the others may be
-	// waiting for it, and a launcher may take a job whose ranks finalised for
-	// a success (MPICH's did, after forwarding a SIGTERM, though the ranks
-	// exited 1). If every rank returns from main in time, the failures are
-	// reported once each first; otherwise the rank reports its own.
+	return finish(ctx, world, farewell, err)
+}
+
+// start sets up the world after MPI_Init: the world, and farewell, the job's
+// own communicator for its end, apart from main's.
+func start(serialized bool) (world, farewell *mpiComm, err error) {
+	if world, err = newMPIComm(C.hp_world()); err != nil {
+		return nil, nil, err
+	}
+	if !serialized {
+		return world, nil, fmt.Errorf("mpi: %s grants less than MPI_THREAD_SERIALIZED, which this package needs", implementation())
+	}
+	if err := launchMismatch(os.Getenv, world.size, "it was built for "+implementation()+" (build tag "+buildTag+")"); err != nil {
+		return world, nil, err
+	}
+	farewell, err = world.dup()
+	return world, farewell, err
+}
+
+// finish ends the job once main has returned err on this rank. When every
+// rank returns in time, the failures are reported once each; then a job in
+// which no rank failed, or every rank did, finalises, and each rank exits
+// with its own code. A rank that fails while others work on, or fails among
+// ranks that succeeded, aborts the job instead: the others may be waiting for
+// it, and a launcher may report only some ranks' codes. So does a failure
+// after SIGTERM or SIGINT: MPICH's launcher, having forwarded one, reported
+// success for a job whose ranks finalised and exited 1 (in about half the
+// runs), but never for one that aborted.
+func finish(ctx context.Context, world, farewell *mpiComm, err error) int {
 	if ferr := farewell.together(err != nil); ferr != nil {
 		if err == nil {
 			err = &RankError{Rank: world.rank, Host: world.host, Err: ferr}
@@ -71,20 +84,30 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		fmt.Fprintln(os.Stderr, errors.Join(err, &RankError{Rank: world.rank, Host: world.host, Err: rerr}))
 		world.abortAfterOutput(1)
 	}
-	if failed > 0 {
-		// Every rank has printed what it reports before the job is torn down.
-		farewell.barrier()
-		if err != nil {
-			world.abortAfterOutput(exitCode(err))
-		}
+	if failed == 0 {
+		return finalize(world, 0)
 	}
+	// Every rank has printed what it reports before the job ends.
+	farewell.barrier()
+	if failed == world.size && ctx.Err() == nil {
+		return finalize(world, exitCode(err))
+	}
+	if err != nil {
+		world.abortAfterOutput(exitCode(err))
+	}
+	// The ranks that failed abort the job, which ends this one as well.
+	return finalize(world, 0)
+}
+
+// finalize ends MPI on this rank, and returns code, the rank's exit code.
+func finalize(world *mpiComm, code int) int {
 	serial.Lock()
 	defer serial.Unlock()
-	if code := C.MPI_Finalize(); code != C.MPI_SUCCESS {
-		fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", world.rank, world.host, mpiError("Finalize", code))
-		return 1
+	if mc := C.MPI_Finalize(); mc != C.MPI_SUCCESS {
+		fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", world.rank, world.host, mpiError("Finalize", mc))
+		return max(code, 1)
 	}
-	return 0
+	return code
 }
 
 // abortAfterOutput aborts the job once the launcher has had time to forward
