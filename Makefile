@@ -1,5 +1,7 @@
-# hpcmap: `make demo` runs the examples, `make test` passes the tests. Both
-# install what they need (OpenMPI, MPICH, ... through apt) when it is missing.
+# hpcmap: `make demo` runs the examples, `make test` passes the tests. The
+# demo builds for the MPI it finds (a cluster's module, say), and installs
+# OpenMPI through apt only on a Debian/Ubuntu machine with no MPI at all; the
+# tests install what they need (OpenMPI, MPICH, ... through apt) when missing.
 
 GO      ?= go
 # MPI picks the implementation for `make build`: mpi (OpenMPI, into bin/),
@@ -23,7 +25,7 @@ build: ## build the examples into bin/ (MPI=mpich: bin/mpich/; MPI=mpicc: any MP
 	$(if $(filter mpicc,$(MPI)),eval "$$(scripts/mpicc-flags.sh)" && )$(GO) build -tags $(MPI) -o $(BINDIR)/ $(addprefix ./examples/,$(EXAMPLES))
 	$(GO) build -o $(BINDIR)/ ./cmd/hpcmap-trace ./cmd/hpcmap-journal
 
-demo: ## run auc and a full mcscan on 2 ranks
+demo: ## find this machine's MPI (a module; apt on Debian only if none), build for it, run auc and mcscan on 2 ranks
 	@bash examples/demo.sh
 
 test: deps test-go test-mpi test-slurm ## every test: pure Go with -race, real OpenMPI and MPICH, real Slurm

@@ -11,8 +11,10 @@
 # mpirun.mpich, for the packages nearest the binding (MPICC_PKGS); each test
 # binary must link the library of the MPI whose flags built it.
 #
+# Last, scripts/test-demo.sh runs `make demo` as a cluster user would.
+#
 # Environment: OPENMPI_NP, MPICH_NP, MPICC_NP (the rank counts), MPICC_PKGS,
-# RUN (a -test.run regexp).
+# RUN (a -test.run regexp), DEMO=0 (no demo).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -81,5 +83,13 @@ test_mpicc() {
 }
 test_mpicc openmpi libmpi
 test_mpicc mpich libmpich
+if [[ ${DEMO:-1} != 0 ]]; then
+	if out=$(bash scripts/test-demo.sh 2>&1); then
+		passed=$((passed + 1))
+		printf '%s\n' "$out"
+	else
+		fail "make demo as a cluster user" "$out"
+	fi
+fi
 echo "mpi: $passed passed, $failed failed"
 ((failed == 0))
