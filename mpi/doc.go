@@ -35,7 +35,10 @@
 // When every rank fails, as they do when a map fails, each distinct error is
 // printed once ("ranks 0-999 on ...") and the ranks finalise and exit 1,
 // without MPI's abort banner; a rank that fails alone aborts the job (see
-// Run).
+// Run). A rank that leaves without finalising MPI (os.Exit(0) in a task)
+// fails the job too: Open MPI's launcher sees to that, and under MPICH's (or
+// any launcher that passes PMI_FD) each rank runs as the child of a small
+// supervisor process that exits 1 for it; see supervisor.go.
 // Communication errors are *Error values carrying MPI's own error string and
 // its class, which errors.Is matches (mpi.ErrTruncate, mpi.ErrRank, ...) the
 // same way on every implementation; nothing is logged by the package.

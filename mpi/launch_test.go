@@ -173,3 +173,23 @@ func hostname(t *testing.T) string {
 	}
 	return h
 }
+
+// TestVanishedRankFailsJob starts jobs whose last rank calls os.Exit(0)
+// while the others wait for it: it leaves without finalising MPI, and the job
+// must fail. Open MPI's launcher sees to that itself; under MPICH's, whose
+// job exited 0 in most such runs, the rank's supervisor does (supervisor.go).
+func TestVanishedRankFailsJob(t *testing.T) {
+	mpitest.ForEachLauncher(t, "./testdata/fault", func(launcher, bin string) {
+		for i := range 5 {
+			t.Run(fmt.Sprintf("%s/%d", launcher, i), func(t *testing.T) {
+				job := mpitest.Launch(t, launcher, 2, 20*time.Second, bin, "exit0")
+				if job.Hung || job.Exit == 0 {
+					t.Fatalf("exit %d (hung %v) after %v, want a non-zero exit\n%s", job.Exit, job.Hung, job.Elapsed, job.Output)
+				}
+				if launcher == "mpirun.mpich" && !strings.Contains(job.Output, "rank 1: the process exited with code 0 without finalising MPI") {
+					t.Errorf("output does not say which rank left without finalising:\n%s", job.Output)
+				}
+			})
+		}
+	})
+}

@@ -26,6 +26,7 @@ func run(ctx context.Context, main func(ctx context.Context, world Comm) error) 
 		fmt.Fprintf(os.Stderr, "mpi: MPI_Init_thread: %v\n", mpiError("Init", code))
 		return 1
 	}
+	tellSupervisor('i')
 	world, farewell, err := start(serialized != 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -107,6 +108,7 @@ func finalize(world *mpiComm, code int) int {
 		fmt.Fprintf(os.Stderr, "rank %d on %s: %v\n", world.rank, world.host, mpiError("Finalize", mc))
 		return max(code, 1)
 	}
+	tellSupervisor('f')
 	return code
 }
 

@@ -3,7 +3,10 @@
 // rank fails, alike or each in its own way, and returns; or every rank waits
 // for a signal (after rank 0 prints "ready") and then fails alike.
 //
-//	fault panic|error|all-error|each-error|signal
+//	fault panic|error|all-error|each-error|signal|exit0
+//
+// In mode exit0 the last rank calls os.Exit(0) while the others wait: it
+// leaves without finalising MPI.
 package main
 
 import (
@@ -39,6 +42,8 @@ func run(ctx context.Context, c mpi.Comm) error {
 			panic("injected panic")
 		case "error":
 			return errors.New("injected failure")
+		case "exit0":
+			os.Exit(0)
 		}
 		return fmt.Errorf("unknown mode %q", os.Args[1])
 	}
