@@ -1,7 +1,9 @@
 package mpi
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
@@ -175,9 +177,13 @@ func reduceParts(dst []byte, parts [][]byte, t Type, op Op) error {
 
 func (c *localComm) split(color, key int) (transport, error) {
 	c.splits++
-	// Every member learns every (color, key) pair, then picks its group.
-	mine := []int64{int64(color), int64(key)}
-	all, err := AllgatherSlice(newComm(c), mine)
+	// Every member learns every (color, key) pair through rank 0, then
+	// picks its group.
+	pairs, err := c.gather(0, datatype.Bytes([]int64{int64(color), int64(key)}))
+	if err != nil {
+		return nil, err
+	}
+	all, err := c.bcast(0, bytes.Join(pairs, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +192,10 @@ func (c *localComm) split(color, key int) (transport, error) {
 	}
 	type member struct{ key, rank int }
 	var group []member
-	for r, ck := range all {
-		if len(ck) != 2 {
-			return nil, argError(ErrOther, "Split", "rank %d sent %d values", r, len(ck))
-		}
-		if int(ck[0]) == color {
-			group = append(group, member{int(ck[1]), r})
+	for r := range c.ranks {
+		ck := all[16*r:]
+		if int(int64(binary.NativeEndian.Uint64(ck))) == color {
+			group = append(group, member{int(int64(binary.NativeEndian.Uint64(ck[8:]))), r})
 		}
 	}
 	slices.SortStableFunc(group, func(a, b member) int { return cmp.Compare(a.key, b.key) }) // ties stay in rank order
