@@ -154,12 +154,20 @@ int hp_scatterv(MPI_Comm c, char *all, int *counts, int *displs, char *buf, int 
 	return MPI_Scatterv(all, counts, displs, MPI_BYTE, buf, n, MPI_BYTE, root, c);
 }
 
-int hp_reduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op, int root) {
-	return MPI_Reduce(src, dst, n, t, op, root, c);
+// The handles of the element types and operations, by their numbers in Go
+// (which fills these, naming each handle there).
+static MPI_Datatype hp_types[HP_MAX_TYPES];
+static MPI_Op hp_ops[HP_MAX_OPS];
+
+void hp_set_type(int t, MPI_Datatype d) { hp_types[t] = d; }
+void hp_set_op(int o, MPI_Op op) { hp_ops[o] = op; }
+
+int hp_reduce(MPI_Comm c, char *dst, char *src, int n, int t, int op, int root) {
+	return MPI_Reduce(src, dst, n, hp_types[t], hp_ops[op], root, c);
 }
 
-int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op) {
-	return MPI_Allreduce(src, dst, n, t, op, c);
+int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, int t, int op) {
+	return MPI_Allreduce(src, dst, n, hp_types[t], hp_ops[op], c);
 }
 
 int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) {

@@ -377,27 +377,34 @@ func (c *mpiComm) scatter(root int, parts [][]byte) ([]byte, error) {
 func (c *mpiComm) reduce(root int, dst, src []byte, t Type, op Op) error {
 	n := C.int(len(src) / t.Size())
 	return call("Reduce", func() C.int {
-		return C.hp_reduce(c.comm, ptr(dst), ptr(src), n, mpiTypes[t], mpiOps[op], C.int(root))
+		return C.hp_reduce(c.comm, ptr(dst), ptr(src), n, C.int(t), C.int(op), C.int(root))
 	})
 }
 
 func (c *mpiComm) allreduce(dst, src []byte, t Type, op Op) error {
 	n := C.int(len(src) / t.Size())
 	return call("Allreduce", func() C.int {
-		return C.hp_allreduce(c.comm, ptr(dst), ptr(src), n, mpiTypes[t], mpiOps[op])
+		return C.hp_allreduce(c.comm, ptr(dst), ptr(src), n, C.int(t), C.int(op))
 	})
 }
 
-// mpiTypes and mpiOps are MPI's handles for each Type and Op, named in C:
-// their values differ between implementations.
-var (
-	mpiTypes = [...]C.MPI_Datatype{
+// MPI's handles for each Type and Op are named here, through C: their
+// values differ between implementations. The C helpers look them up by
+// number.
+func init() {
+	types := [...]C.MPI_Datatype{
 		Int8: C.MPI_INT8_T, Int16: C.MPI_INT16_T, Int32: C.MPI_INT32_T, Int64: C.MPI_INT64_T,
 		Uint8: C.MPI_UINT8_T, Uint16: C.MPI_UINT16_T, Uint32: C.MPI_UINT32_T, Uint64: C.MPI_UINT64_T,
 		Float32: C.MPI_FLOAT, Float64: C.MPI_DOUBLE,
 	}
-	mpiOps = [...]C.MPI_Op{Sum: C.MPI_SUM, Prod: C.MPI_PROD, Min: C.MPI_MIN, Max: C.MPI_MAX}
-)
+	for t, h := range types {
+		C.hp_set_type(C.int(t), h)
+	}
+	ops := [...]C.MPI_Op{Sum: C.MPI_SUM, Prod: C.MPI_PROD, Min: C.MPI_MIN, Max: C.MPI_MAX}
+	for o, h := range ops {
+		C.hp_set_op(C.int(o), h)
+	}
+}
 
 func (c *mpiComm) split(color, key int) (transport, error) {
 	var out C.MPI_Comm

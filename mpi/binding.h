@@ -42,7 +42,14 @@ int hp_gather_counts(MPI_Comm c, int *count, int *counts, int root);
 int hp_gatherv(MPI_Comm c, char *buf, int n, char *all, int *counts, int *displs, int root);
 int hp_scatter_counts(MPI_Comm c, int *counts, int *count, int root);
 int hp_scatterv(MPI_Comm c, char *all, int *counts, int *displs, char *buf, int n, int root);
-int hp_reduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op, int root);
-int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, MPI_Datatype t, MPI_Op op);
+// Reductions name their element type and operation by number; Go sets the
+// handle of each number once, at start-up. (Numbers rather than handles per
+// call: Open MPI's handles are pointers, which cgo checks on every call.)
+#define HP_MAX_TYPES 16
+#define HP_MAX_OPS 8
+void hp_set_type(int t, MPI_Datatype d);
+void hp_set_op(int o, MPI_Op op);
+int hp_reduce(MPI_Comm c, char *dst, char *src, int n, int t, int op, int root);
+int hp_allreduce(MPI_Comm c, char *dst, char *src, int n, int t, int op);
 
 #endif
