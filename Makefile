@@ -1,9 +1,12 @@
-# hpcmap: `make demo` runs the examples, `make test` passes the tests. Both
-# install what they need (OpenMPI, MPICH, ... through apt) when it is missing.
+# hpcmap: `make demo` runs the examples, `make test` passes the tests. The
+# demo builds for the MPI it finds (a cluster's module, say), and installs
+# OpenMPI through apt only on a Debian/Ubuntu machine with no MPI at all; the
+# tests install what they need (OpenMPI, MPICH, ... through apt) when missing.
 
 GO      ?= go
-# MPI picks the implementation for `make build`: mpi (OpenMPI, into bin/) or
-# mpich (MPICH, into bin/mpich/).
+# MPI picks the implementation for `make build`: mpi (OpenMPI, into bin/),
+# mpich (MPICH, into bin/mpich/), or mpicc (any MPI, built with the flags of
+# its C compiler wrapper: $(MPICC), or mpicc on PATH; into bin/).
 MPI     ?= mpi
 BINDIR  := $(if $(filter mpich,$(MPI)),bin/mpich,bin)
 EXAMPLES := auc mcscan
@@ -16,13 +19,13 @@ help: ## list the targets
 deps: ## install OpenMPI, MPICH and mpi4py through apt if missing
 	@bash scripts/deps.sh openmpi mpich mpi4py
 
-build: ## build the examples into bin/ (MPI=mpich: bin/mpich/)
-	@bash scripts/deps.sh $(if $(filter mpich,$(MPI)),mpich,openmpi)
+build: ## build the examples into bin/ (MPI=mpich: bin/mpich/; MPI=mpicc: any MPI's mpicc)
+	@$(if $(filter mpicc,$(MPI)),,bash scripts/deps.sh $(if $(filter mpich,$(MPI)),mpich,openmpi))
 	@mkdir -p $(BINDIR)
-	$(GO) build -tags $(MPI) -o $(BINDIR)/ $(addprefix ./examples/,$(EXAMPLES))
+	$(if $(filter mpicc,$(MPI)),eval "$$(scripts/mpicc-flags.sh)" && )$(GO) build -tags $(MPI) -o $(BINDIR)/ $(addprefix ./examples/,$(EXAMPLES))
 	$(GO) build -o $(BINDIR)/ ./cmd/hpcmap-trace ./cmd/hpcmap-journal
 
-demo: ## run auc and a full mcscan on 2 ranks
+demo: ## find this machine's MPI (a module; apt on Debian only if none), build for it, run auc and mcscan on 2 ranks
 	@bash examples/demo.sh
 
 test: deps test-go test-mpi test-slurm ## every test: pure Go with -race, real OpenMPI and MPICH, real Slurm
@@ -31,7 +34,7 @@ test-go: ## go vet, and go test -race (in shuffled order) on in-process ranks
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -shuffle=on -timeout=5m ./...
 
-test-mpi: ## the same tests on real OpenMPI (np 1,2,3,4,8) and MPICH (np 1,2,4)
+test-mpi: ## the same tests on real OpenMPI (np 1,2,3,4,8), MPICH (np 1,2,4), and the mpicc build of each
 	@bash scripts/test-mpi.sh
 
 test-slurm: ## the sbatch scripts on a throw-away two-node Slurm cluster
@@ -43,12 +46,14 @@ test-slurm: ## the sbatch scripts on a throw-away two-node Slurm cluster
 bench: deps ## Map, AllSum, C MPI and mpi4py.futures side by side
 	@bash bench/run.sh
 
-lint: ## gofmt and go vet for every build (no MPI, OpenMPI, MPICH)
+lint: ## gofmt and go vet for every build (no MPI, OpenMPI, MPICH, mpicc)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags mpi ./...
 	$(GO) vet -tags mpich ./...
-	$(GO) vet -tags mpi,hpcmapbench ./mpi ./bench/...
+	eval "$$(scripts/mpicc-flags.sh)" && $(GO) vet -tags mpicc ./... && $(GO) vet -tags mpicc,hpcmapbench ./bench/...
+	$(GO) vet -tags mpi,hpcmapbench ./bench/...
+	$(GO) vet -tags mpich,hpcmapbench ./bench/...
 
 clean: ## remove built binaries and example output
 	rm -rf bin bench/build mc_data

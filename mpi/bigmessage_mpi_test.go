@@ -1,4 +1,4 @@
-//go:build (mpi || mpich) && !(mpi && mpich)
+//go:build (mpi || mpich || mpicc) && !(mpi && mpich) && !(mpi && mpicc) && !(mpich && mpicc)
 
 package mpi_test
 

@@ -1,4 +1,4 @@
-//go:build mpich && !mpi
+//go:build mpich && !mpi && !mpicc
 
 package mpi
 
@@ -9,4 +9,4 @@ import "C"
 
 const buildTag = "mpich"
 
-const implementation = "MPICH"
+func implementation() string { return "MPICH" }

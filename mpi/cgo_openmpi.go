@@ -1,4 +1,4 @@
-//go:build mpi && !mpich
+//go:build mpi && !mpich && !mpicc
 
 package mpi
 
@@ -10,4 +10,4 @@ import "C"
 
 const buildTag = "mpi"
 
-const implementation = "OpenMPI"
+func implementation() string { return "OpenMPI" }

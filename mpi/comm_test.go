@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -383,4 +384,23 @@ func TestTryRecvReusesDst(t *testing.T) {
 		}
 		return c.Barrier()
 	})
+}
+
+// TestImplementation checks that the library the tests run on is the one the
+// build names: the mpicc build asks the library itself.
+func TestImplementation(t *testing.T) {
+	got := mpi.Implementation()
+	if !mpitest.RealMPI() {
+		if got != "" {
+			t.Errorf("a build without MPI says it runs on %q", got)
+		}
+		return
+	}
+	want := "OpenMPI"
+	if os.Getenv("OMPI_COMM_WORLD_SIZE") == "" {
+		want = "MPICH" // the launchers the tests run under
+	}
+	if got != want {
+		t.Errorf("Implementation() = %q under %s's launcher", got, want)
+	}
 }

@@ -6,7 +6,10 @@
 //
 // Built with -tags mpi the package binds OpenMPI, with -tags mpich MPICH
 // (through cgo and pkg-config; each implementation's flags in a file of its
-// own). Built without tags it needs no MPI at all: Run gives a one-rank world
+// own), and with -tags mpicc any MPI whose C compiler wrapper gives the flags
+// in CGO_CFLAGS and CGO_LDFLAGS (scripts/mpicc-flags.sh fills them; the
+// library then says at run time which implementation it is). The C half of
+// the binding is binding.c. Built without tags it needs no MPI at all: Run gives a one-rank world
 // that behaves like MPI at np=1, and Local runs n ranks as goroutines, for
 // tests and for machines without MPI. A binary started by a launcher that
 // disagrees with its build (built without MPI, or for the other MPI) stops at
@@ -27,12 +30,18 @@
 //
 // # Failure
 //
-// An error or a panic in main on any rank prints "rank R on HOST: ..." and
-// aborts the whole job with a non-zero code: a job never hangs on a dead rank
-// and never exits 0 after a failure. When every rank fails, as they do when a
-// map fails, each distinct error is printed once ("ranks 0-999 on ...").
-// Communication errors are *Error values carrying MPI's own error string;
-// nothing is logged by the package.
+// An error or a panic in main on any rank ends the whole job with a non-zero
+// code: a job never hangs on a dead rank and never exits 0 after a failure.
+// When every rank fails, as they do when a map fails, each distinct error is
+// printed once ("ranks 0-999 on ...") and the ranks finalise and exit 1,
+// without MPI's abort banner; a rank that fails alone aborts the job (see
+// Run). A rank that leaves without finalising MPI (os.Exit(0) in a task)
+// fails the job too: Open MPI's launcher sees to that, and under MPICH's (or
+// any launcher that passes PMI_FD) each rank runs as the child of a small
+// supervisor process that exits 1 for it; see supervisor.go.
+// Communication errors are *Error values carrying MPI's own error string and
+// its class, which errors.Is matches (mpi.ErrTruncate, mpi.ErrRank, ...) the
+// same way on every implementation; nothing is logged by the package.
 //
 // Ranks whose calls do not match (one rank calls a collective the others
 // never call) hang under MPI until the job's time limit. Local finds them

@@ -1,8 +1,14 @@
 package mpi_test
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,4 +70,126 @@ func TestWrongBuildRefused(t *testing.T) {
 			t.Errorf("tags %q: exit %d (hung %v) and output\n%s\nwant a refusal that names the launcher's rank count and the fix", tags, job.Exit, job.Hung, job.Output)
 		}
 	}
+}
+
+// TestAgreedFailureEndsCleanly starts jobs in which every rank fails, alike
+// or each in its own way, and returns: the ranks finalise and exit 1 rather
+// than abort, so that neither MPI prints its abort banner (nor Open MPI's
+// help system its errors about it) after the one line that says what
+// failed. The same without a launcher.
+func TestAgreedFailureEndsCleanly(t *testing.T) {
+	abortText := []string{"MPI_ABORT", "Abort(", "ORTE_ERROR_LOG", "exiting improperly"}
+	mpitest.ForEachLauncher(t, "./testdata/fault", func(launcher, bin string) {
+		for _, mode := range []string{"all-error", "each-error"} {
+			t.Run(launcher+"/"+mode, func(t *testing.T) {
+				job := mpitest.Launch(t, launcher, 3, 20*time.Second, bin, mode)
+				if job.Hung || job.Exit != 1 {
+					t.Errorf("exit %d (hung %v), want 1\n%s", job.Exit, job.Hung, job.Output)
+				}
+				for _, s := range abortText {
+					if strings.Contains(job.Output, s) {
+						t.Errorf("output holds %q: the job aborted\n%s", s, job.Output)
+					}
+				}
+				if lines := strings.Count(job.Output, "\n"); launcher == "mpirun.mpich" && lines != map[string]int{"all-error": 1, "each-error": 3}[mode] {
+					t.Errorf("%d lines of output, want only the failures'\n%s", lines, job.Output)
+				}
+			})
+		}
+		t.Run(launcher+"/alone", func(t *testing.T) {
+			cmd := exec.Command(bin, "all-error")
+			out, err := cmd.CombinedOutput()
+			want := "rank 0 on " + hostname(t) + ": injected failure on every rank\n"
+			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || string(out) != want {
+				t.Errorf("without a launcher: %v and output\n%s\nwant exit 1 and only %q", err, out, want)
+			}
+		})
+	})
+}
+
+// TestSignalledFailureAborts sends SIGTERM to the launcher of a job whose
+// ranks then fail alike: they abort the job rather than finalise, since
+// MPICH's launcher, having forwarded the signal, may report a job whose ranks
+// finalised and exited 1 as a success.
+func TestSignalledFailureAborts(t *testing.T) {
+	mpitest.ForEachLauncher(t, "./testdata/fault", func(launcher, bin string) {
+		for i := range 3 {
+			t.Run(fmt.Sprintf("%s/%d", launcher, i), func(t *testing.T) {
+				exit, out := launchAndSignal(t, launcher, 2, bin, "signal")
+				if exit == 0 {
+					t.Errorf("exit 0 after SIGTERM to a job whose ranks failed\n%s", out)
+				}
+			})
+		}
+	})
+}
+
+// launchAndSignal starts launcher -np np bin args..., sends it SIGTERM once
+// the program prints "ready", and returns the launcher's exit code and output.
+func launchAndSignal(t *testing.T, launcher string, np int, bin string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(launcher, append([]string{"-np", strconv.Itoa(np), bin}, args...)...)
+	cmd.Env = append(os.Environ(), mpitest.LauncherEnv...)
+	var out bytes.Buffer
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ready := make(chan struct{})
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			fmt.Fprintln(&out, sc.Text())
+			if sc.Text() == "ready" {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+		cmd.Process.Signal(syscall.SIGTERM)
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Errorf("no \"ready\" within 20 s")
+	}
+	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	cmd.Wait()
+	<-copied
+	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+func hostname(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestVanishedRankFailsJob starts jobs whose last rank calls os.Exit(0)
+// while the others wait for it: it leaves without finalising MPI, and the job
+// must fail. Open MPI's launcher sees to that itself; under MPICH's, whose
+// job exited 0 in most such runs, the rank's supervisor does (supervisor.go).
+func TestVanishedRankFailsJob(t *testing.T) {
+	mpitest.ForEachLauncher(t, "./testdata/fault", func(launcher, bin string) {
+		for i := range 5 {
+			t.Run(fmt.Sprintf("%s/%d", launcher, i), func(t *testing.T) {
+				job := mpitest.Launch(t, launcher, 2, 20*time.Second, bin, "exit0")
+				if job.Hung || job.Exit == 0 {
+					t.Fatalf("exit %d (hung %v) after %v, want a non-zero exit\n%s", job.Exit, job.Hung, job.Elapsed, job.Output)
+				}
+				if launcher == "mpirun.mpich" && !strings.Contains(job.Output, "rank 1: the process exited with code 0 without finalising MPI") {
+					t.Errorf("output does not say which rank left without finalising:\n%s", job.Output)
+				}
+			})
+		}
+	})
 }

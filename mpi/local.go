@@ -1,16 +1,10 @@
 package mpi
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
-	"slices"
 	"sync"
-
-	"github.com/hpcmap/hpcmap/internal/recovered"
 )
 
 // Local runs main on n in-process ranks (goroutines) with the same semantics as
@@ -40,7 +34,7 @@ func runLocal(parent context.Context, n int, main func(ctx context.Context, worl
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &localComm{w: w, id: "world", rank: r, ranks: w.worldRanks}
+			c := newComm(&localComm{w: w, id: "world", rank: r, ranks: w.worldRanks})
 			err := callMain(ctx, c, main)
 			if err != nil {
 				w.fail(err)
@@ -53,38 +47,6 @@ func runLocal(parent context.Context, n int, main func(ctx context.Context, worl
 	defer w.mu.Unlock()
 	return w.cause
 }
-
-// RankError is the failure of one rank: what Run prints before aborting, and
-// what Local returns.
-type RankError struct {
-	Rank  int
-	Host  string
-	Panic bool // main panicked; Err carries the value and the stack
-	Err   error
-}
-
-func (e *RankError) Error() string { return fmt.Sprintf("rank %d on %s: %v", e.Rank, e.Host, e.Err) }
-func (e *RankError) Unwrap() error { return e.Err }
-
-// callMain runs main on one rank and turns an error, a panic or an Abort
-// (runtime.Goexit) into a *RankError.
-func callMain(ctx context.Context, c Comm, main func(ctx context.Context, world Comm) error) (err error) {
-	returned := false
-	defer func() {
-		if v := recover(); v != nil {
-			err = &RankError{Rank: c.Rank(), Host: c.Host(), Panic: true, Err: recovered.Error(v)}
-		} else if !returned && err == nil {
-			err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: errAbortCalled}
-		}
-	}()
-	if e := main(ctx, c); e != nil {
-		err = &RankError{Rank: c.Rank(), Host: c.Host(), Err: e}
-	}
-	returned = true
-	return err
-}
-
-var errAbortCalled = fmt.Errorf("%w by Abort", ErrAborted)
 
 // localWorld is the shared state of Local's ranks: one mailbox per rank and the
 // job's abort state.
@@ -136,11 +98,6 @@ func (w *localWorld) returned(r int) {
 	close(w.exits)
 	w.exits = make(chan struct{})
 }
-
-// ErrDeadlock is returned by a receive on Local ranks that can never complete:
-// every rank that could send the message has returned from main. Under MPI the
-// same program would hang; the ranks' calls do not match.
-var ErrDeadlock = errors.New("mpi: deadlock")
 
 // message is one point-to-point message in flight between Local ranks.
 type message struct {
@@ -246,252 +203,4 @@ func (c *localComm) sendersGone(src int) (bool, <-chan struct{}) {
 		}
 	}
 	return true, c.w.exits
-}
-
-func (c *localComm) Rank() int    { return c.rank }
-func (c *localComm) Size() int    { return len(c.ranks) }
-func (c *localComm) Host() string { return c.w.host }
-
-func (c *localComm) Abort(code int) {
-	c.w.fail(&RankError{Rank: c.rank, Host: c.w.host, Err: fmt.Errorf("%w with code %d", ErrAborted, code)})
-	runtime.Goexit()
-}
-
-func (c *localComm) send(ctx string, dst, tag int, data []byte) error {
-	select {
-	case <-c.w.aborted:
-		return ErrAborted
-	default:
-	}
-	c.w.boxes[c.ranks[dst]].put(message{ctx: ctx, src: c.rank, tag: tag, data: append([]byte(nil), data...)})
-	return nil
-}
-
-func (c *localComm) recv(ctx string, src, tag int) ([]byte, Status, error) {
-	m, _, err := c.await(ctx, src, tag, true, true)
-	if err != nil {
-		return nil, Status{}, err
-	}
-	return m.data, Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, nil
-}
-
-func (c *localComm) Send(dst, tag int, data []byte) error {
-	if err := checkRank("Send", c, dst, false); err != nil {
-		return err
-	}
-	if err := checkTag("Send", tag, false); err != nil {
-		return err
-	}
-	return c.send(c.id, dst, tag, data)
-}
-
-// Local's sends never wait: the message is copied into the mailbox.
-func (c *localComm) Isend(dst, tag int, data []byte) (Request, error) {
-	if err := c.Send(dst, tag, data); err != nil {
-		return nil, err
-	}
-	return doneRequest{}, nil
-}
-
-type doneRequest struct{}
-
-func (doneRequest) Test() (bool, error) { return true, nil }
-func (doneRequest) Wait() error         { return nil }
-
-func (c *localComm) Recv(src, tag int) ([]byte, Status, error) {
-	if err := checkRecv("Recv", c, src, tag); err != nil {
-		return nil, Status{}, err
-	}
-	return c.recv(c.id, src, tag)
-}
-
-func (c *localComm) TryRecv(dst []byte, src, tag int) ([]byte, Status, bool, error) {
-	if err := checkRecv("TryRecv", c, src, tag); err != nil {
-		return nil, Status{}, false, err
-	}
-	m, ok, err := c.await(c.id, src, tag, true, false)
-	if err != nil || !ok {
-		return nil, Status{}, false, err
-	}
-	return append(dst[:0], m.data...), Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, true, nil
-}
-
-func (c *localComm) Probe(src, tag int) (Status, error) {
-	st, _, err := c.probe("Probe", src, tag, true)
-	return st, err
-}
-
-func (c *localComm) Iprobe(src, tag int) (Status, bool, error) {
-	return c.probe("Iprobe", src, tag, false)
-}
-
-func (c *localComm) probe(op string, src, tag int, block bool) (Status, bool, error) {
-	if err := checkRecv(op, c, src, tag); err != nil {
-		return Status{}, false, err
-	}
-	m, ok, err := c.await(c.id, src, tag, false, block)
-	if err != nil || !ok {
-		return Status{}, false, err
-	}
-	return Status{Source: m.src, Tag: m.tag, Count: len(m.data)}, true, nil
-}
-
-func checkRecv(op string, c Comm, src, tag int) error {
-	if err := checkRank(op, c, src, true); err != nil {
-		return err
-	}
-	return checkTag(op, tag, true)
-}
-
-// Collectives go through rank 0 of the communicator in a context of their own,
-// so they never match user messages. Every member calls them in the same
-// order, and messages between two ranks do not overtake, so one tag suffices.
-
-func (c *localComm) collCtx() string { return c.id + "/coll" }
-
-// gatherAll collects every member's data at root (nil elsewhere).
-func (c *localComm) gatherAll(root int, data []byte) ([][]byte, error) {
-	if c.rank != root {
-		return nil, c.send(c.collCtx(), root, 0, data)
-	}
-	parts := make([][]byte, c.Size())
-	for r := range parts {
-		if r == root {
-			parts[r] = append([]byte(nil), data...)
-			continue
-		}
-		b, _, err := c.recv(c.collCtx(), r, 0)
-		if err != nil {
-			return nil, err
-		}
-		parts[r] = b
-	}
-	return parts, nil
-}
-
-// bcastFrom sends root's data to every member.
-func (c *localComm) bcastFrom(root int, data []byte) ([]byte, error) {
-	if c.rank != root {
-		b, _, err := c.recv(c.collCtx(), root, 0)
-		return b, err
-	}
-	for r := range c.Size() {
-		if r != root {
-			if err := c.send(c.collCtx(), r, 0, data); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return append([]byte(nil), data...), nil
-}
-
-func (c *localComm) Barrier() error {
-	if _, err := c.gatherAll(0, nil); err != nil {
-		return err
-	}
-	_, err := c.bcastFrom(0, nil)
-	return err
-}
-
-func (c *localComm) Bcast(root int, data []byte) ([]byte, error) {
-	if err := checkRank("Bcast", c, root, false); err != nil {
-		return nil, err
-	}
-	return c.bcastFrom(root, data)
-}
-
-func (c *localComm) Gather(root int, data []byte) ([][]byte, error) {
-	if err := checkRank("Gather", c, root, false); err != nil {
-		return nil, err
-	}
-	return c.gatherAll(root, data)
-}
-
-func (c *localComm) Scatter(root int, parts [][]byte) ([]byte, error) {
-	if err := checkRank("Scatter", c, root, false); err != nil {
-		return nil, err
-	}
-	if c.rank != root {
-		b, _, err := c.recv(c.collCtx(), root, 0)
-		return b, err
-	}
-	if len(parts) != c.Size() {
-		// Other ranks are already waiting: an argument error here must end the
-		// job rather than leave them blocked, as MPI would.
-		err := argError("Scatter", "root has %d parts for %d ranks", len(parts), c.Size())
-		c.w.fail(&RankError{Rank: c.rank, Host: c.w.host, Err: err})
-		return nil, err
-	}
-	for r, p := range parts {
-		if r != root {
-			if err := c.send(c.collCtx(), r, 0, p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return append([]byte(nil), parts[root]...), nil
-}
-
-func (c *localComm) Reduce(root int, dst, src []byte, t Type, op Op) error {
-	if err := checkRank("Reduce", c, root, false); err != nil {
-		return err
-	}
-	if err := checkReduce("Reduce", dst, src, t, op, c.rank == root); err != nil {
-		return err
-	}
-	parts, err := c.gatherAll(root, src)
-	if err != nil || c.rank != root {
-		return err
-	}
-	return reduceParts(dst, parts, t, op)
-}
-
-func (c *localComm) Allreduce(dst, src []byte, t Type, op Op) error {
-	if err := checkReduce("Allreduce", dst, src, t, op, true); err != nil {
-		return err
-	}
-	parts, err := c.gatherAll(0, src)
-	if err != nil {
-		return err
-	}
-	if c.rank == 0 {
-		if err := reduceParts(dst, parts, t, op); err != nil {
-			return err
-		}
-	}
-	res, err := c.bcastFrom(0, dst)
-	copy(dst, res)
-	return err
-}
-
-func (c *localComm) Split(color, key int) (Comm, error) {
-	c.splits++
-	// Every member learns every (color, key) pair, then picks its group.
-	mine := []int64{int64(color), int64(key)}
-	all, err := AllgatherSlice(c, mine)
-	if err != nil {
-		return nil, err
-	}
-	if color < 0 {
-		return nil, nil
-	}
-	type member struct{ key, rank int }
-	var group []member
-	for r, ck := range all {
-		if len(ck) != 2 {
-			return nil, argError("Split", "rank %d sent %d values", r, len(ck))
-		}
-		if int(ck[0]) == color {
-			group = append(group, member{int(ck[1]), r})
-		}
-	}
-	slices.SortStableFunc(group, func(a, b member) int { return cmp.Compare(a.key, b.key) }) // ties stay in rank order
-	nc := &localComm{w: c.w, id: fmt.Sprintf("%s/%d.%d", c.id, c.splits, color)}
-	for i, m := range group {
-		if m.rank == c.rank {
-			nc.rank = i
-		}
-		nc.ranks = append(nc.ranks, c.ranks[m.rank])
-	}
-	return nc, nil
 }

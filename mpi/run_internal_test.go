@@ -40,3 +40,20 @@ func TestLaunchMismatch(t *testing.T) {
 		}
 	}
 }
+
+func TestImplementationOf(t *testing.T) {
+	for _, c := range []struct{ version, want string }{
+		{"Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev: v4.1.4, May 26, 2022", "OpenMPI"},
+		{"MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022\nMPICH ABI:\t14:2:2", "MPICH"},
+		{"Intel(R) MPI Library 2021.10 for Linux* OS\n", "Intel MPI"},
+		{"MPI VERSION    : CRAY MPICH version 8.1.25.17 (ANL base 3.4a2)\nMPI BUILD INFO : Built Mon Feb 13", "Cray MPICH"},
+		{"MVAPICH2 Version      :\t2.3.7\nMVAPICH2 Release date :\tWed March 02 22:00:00 EST 2022", "MVAPICH"},
+		{"HPE MPT 2.25  08/13/21 03:16:26", "HPE MPT"},
+		{"IBM Spectrum MPI 10.04.00.03, based on Open MPI v4.1", "Spectrum MPI"},
+		{"  Acme MPI 1.0\nbuilt yesterday", "Acme MPI 1.0"},
+	} {
+		if got := implementationOf(c.version); got != c.want {
+			t.Errorf("implementationOf(%q) = %q, want %q", c.version, got, c.want)
+		}
+	}
+}

@@ -3,68 +3,15 @@ package mpi
 import (
 	"fmt"
 	"io"
-	"reflect"
-	"strconv"
 	"unsafe"
 )
-
-// Number is the set of element types that MPI reduces natively.
-type Number interface {
-	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 |
-		~uint32 | ~uint64 | ~float32 | ~float64
-}
-
-// TypeOf is the reduction element type of T.
-func TypeOf[T Number]() Type {
-	switch reflect.TypeFor[T]().Kind() {
-	case reflect.Int8:
-		return Int8
-	case reflect.Int16:
-		return Int16
-	case reflect.Int32:
-		return Int32
-	case reflect.Int64:
-		return Int64
-	case reflect.Int:
-		if strconv.IntSize == 32 {
-			return Int32
-		}
-		return Int64
-	case reflect.Uint8:
-		return Uint8
-	case reflect.Uint16:
-		return Uint16
-	case reflect.Uint32:
-		return Uint32
-	case reflect.Uint64:
-		return Uint64
-	case reflect.Uint:
-		if strconv.IntSize == 32 {
-			return Uint32
-		}
-		return Uint64
-	case reflect.Float32:
-		return Float32
-	default: // reflect.Float64: Number admits nothing else
-		return Float64
-	}
-}
-
-// Bytes views the memory of s as bytes, without copying. Messages between ranks
-// use the native byte order: ranks of one job run on one architecture.
-func Bytes[T Number](s []T) []byte {
-	if len(s) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(s[0])))
-}
 
 // fromBytes copies b into a new []T; b must hold a whole number of elements.
 func fromBytes[T Number](op string, b []byte) ([]T, error) {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
 	if len(b)%size != 0 {
-		return nil, argError(op, "message of %d bytes is not a whole number of %T", len(b), zero)
+		return nil, argError(ErrCount, op, "message of %d bytes is not a whole number of %T", len(b), zero)
 	}
 	s := make([]T, len(b)/size)
 	copy(Bytes(s), b)

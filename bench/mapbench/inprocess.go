@@ -2,6 +2,6 @@
 
 package main
 
-import "github.com/hpcmap/hpcmap/mpi"
+import "github.com/hpcmap/hpcmap/bench/cloop"
 
-func init() { cAllreduceLoop = mpi.CAllreduceLoop }
+func init() { cAllreduceLoop = cloop.AllreduceLoop }

@@ -28,6 +28,7 @@ import (
 
 	"gonum.org/v1/gonum/integrate/quad"
 
+	"github.com/hpcmap/hpcmap/internal/placement"
 	"github.com/hpcmap/hpcmap/mpi"
 	"github.com/hpcmap/hpcmap/reduce"
 )
@@ -75,7 +76,7 @@ func auc(c mpi.Comm, args []string, stdout io.Writer) error {
 	}
 
 	// Where the ranks run, first: a bad placement shows before the work.
-	placement, err := mpi.Placement(c)
+	placement, err := placement.Describe(c)
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hpcmap/hpcmap/internal/placement"
 	"github.com/hpcmap/hpcmap/mpi"
 	"github.com/hpcmap/hpcmap/mpimap"
 )
@@ -128,7 +129,7 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 		return err
 	}
 	// Where the ranks run, first: a bad placement shows before the work.
-	placement, err := mpi.Placement(c)
+	placement, err := placement.Describe(c)
 	if err != nil {
 		return err
 	}

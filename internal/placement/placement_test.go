@@ -1,4 +1,4 @@
-package mpi
+package placement
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hpcmap/hpcmap/mpi"
 )
 
 func TestParseCPUList(t *testing.T) {
@@ -208,8 +210,8 @@ func TestPlacementLocal(t *testing.T) {
 		t.Setenv("SLURM_CPUS_ON_NODE", c.nodeCPUs)
 		const n = 3
 		texts := make([]string, n)
-		err := Local(n, func(ctx context.Context, w Comm) error {
-			s, err := Placement(w)
+		err := mpi.Local(n, func(ctx context.Context, w mpi.Comm) error {
+			s, err := Describe(w)
 			texts[w.Rank()] = s
 			return err
 		})

@@ -1,4 +1,4 @@
-//go:build !mpi && !mpich
+//go:build !mpi && !mpich && !mpicc
 
 package mpi
 
@@ -8,7 +8,7 @@ import (
 	"os"
 )
 
-const implementation = ""
+func implementation() string { return "" }
 
 // Built without MPI, Run is one rank of Local's world: the same semantics as
 // MPI at np=1, collectives included.

@@ -1,4 +1,6 @@
-package mpi
+// Package placement tells where the ranks of a job run, and warns when their
+// layout wastes the allocation: the first line the examples print.
+package placement
 
 import (
 	"cmp"
@@ -9,9 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hpcmap/hpcmap/internal/ranks"
+	"github.com/hpcmap/hpcmap/mpi"
 )
 
-// Placement describes where the ranks of c run, for a program to print before
+// Describe describes where the ranks of c run, for a program to print before
 // it starts work: the number of ranks, the hosts, and the workers per rank
 // (runtime.GOMAXPROCS, which mpimap uses by default), as in
 //
@@ -28,25 +33,25 @@ import (
 //
 // Placement is collective. Rank 0 gets the text, without a final newline;
 // other ranks get "".
-func Placement(c Comm) (string, error) {
+func Describe(c mpi.Comm) (string, error) {
 	me, err := json.Marshal(thisRank(c.Host(), os.Getenv))
 	if err != nil {
-		return "", fmt.Errorf("mpi: Placement: %w", err)
+		return "", fmt.Errorf("placement: %w", err)
 	}
 	all, err := c.Gather(0, me)
 	if err != nil {
-		return "", fmt.Errorf("mpi: Placement: %w", err)
+		return "", fmt.Errorf("placement: %w", err)
 	}
 	if c.Rank() != 0 {
 		return "", nil
 	}
-	ranks := make([]rankPlace, len(all))
+	reports := make([]rankPlace, len(all))
 	for r, b := range all {
-		if err := json.Unmarshal(b, &ranks[r]); err != nil {
-			return "", fmt.Errorf("mpi: Placement: report of rank %d: %w", r, err)
+		if err := json.Unmarshal(b, &reports[r]); err != nil {
+			return "", fmt.Errorf("placement: report of rank %d: %w", r, err)
 		}
 	}
-	return describePlacement(ranks), nil
+	return describePlacement(reports), nil
 }
 
 // rankPlace is what one rank reports about where it runs.
@@ -126,7 +131,7 @@ func parseCPUList(s string) ([]int, error) {
 			stride, err = strconv.Atoi(strideText)
 		}
 		if err != nil || lo < 0 || hi < lo || stride < 1 || (hasStride && !isRange) {
-			return nil, fmt.Errorf("mpi: bad CPU list %q at %q", s, part)
+			return nil, fmt.Errorf("placement: bad CPU list %q at %q", s, part)
 		}
 		for id := lo; id <= hi; id += stride {
 			ids = append(ids, id)
@@ -138,7 +143,7 @@ func parseCPUList(s string) ([]int, error) {
 
 // describePlacement writes Placement's text from every rank's report, in
 // rank order.
-func describePlacement(ranks []rankPlace) string {
+func describePlacement(reports []rankPlace) string {
 	type host struct {
 		name    string
 		ranks   []int
@@ -149,7 +154,7 @@ func describePlacement(ranks []rankPlace) string {
 	}
 	var hosts []*host
 	byName := map[string]*host{}
-	for r, p := range ranks {
+	for r, p := range reports {
 		h := byName[p.Host]
 		if h == nil {
 			h = &host{name: p.Host, cpus: map[int]bool{}}
@@ -179,15 +184,15 @@ func describePlacement(ranks []rankPlace) string {
 	if len(names) > 8 {
 		names = append(names[:4:4], "...", names[len(names)-1])
 	}
-	minW := slices.MinFunc(ranks, func(a, b rankPlace) int { return cmp.Compare(a.Workers, b.Workers) }).Workers
-	maxW := slices.MaxFunc(ranks, func(a, b rankPlace) int { return cmp.Compare(a.Workers, b.Workers) }).Workers
+	minW := slices.MinFunc(reports, func(a, b rankPlace) int { return cmp.Compare(a.Workers, b.Workers) }).Workers
+	maxW := slices.MaxFunc(reports, func(a, b rankPlace) int { return cmp.Compare(a.Workers, b.Workers) }).Workers
 	workers := plural(maxW, "worker")
 	if minW != maxW {
 		workers = fmt.Sprintf("%d to %d workers", minW, maxW)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "placement: %s on %s (%s), %s per rank",
-		plural(len(ranks), "rank"), plural(len(hosts), "host"), strings.Join(names, ", "), workers)
+		plural(len(reports), "rank"), plural(len(hosts), "host"), strings.Join(names, ", "), workers)
 
 	for _, h := range hosts {
 		alloc, source := h.slurm, "SLURM_CPUS_ON_NODE"
@@ -202,7 +207,7 @@ func describePlacement(ranks []rankPlace) string {
 			continue
 		}
 		load := fmt.Sprintf("%s with %d workers in all", plural(len(h.ranks), "rank"), h.workers)
-		if w := ranks[h.ranks[0]].Workers; h.workers == w*len(h.ranks) {
+		if w := reports[h.ranks[0]].Workers; h.workers == w*len(h.ranks) {
 			load = fmt.Sprintf("%s of %s each", plural(len(h.ranks), "rank"), plural(w, "worker"))
 			if len(h.ranks) == 1 {
 				load = "1 rank of " + plural(w, "worker")
@@ -217,7 +222,7 @@ func describePlacement(ranks []rankPlace) string {
 	type squeeze struct{ have, want int }
 	squeezed := map[squeeze][]int{}
 	var order []squeeze
-	for r, p := range ranks {
+	for r, p := range reports {
 		if p.CPUsPerTask > 1 && p.NumCPU > 0 && p.NumCPU < p.CPUsPerTask {
 			k := squeeze{p.NumCPU, p.CPUsPerTask}
 			if squeezed[k] == nil {
@@ -228,9 +233,9 @@ func describePlacement(ranks []rankPlace) string {
 	}
 	for _, k := range order {
 		rs := squeezed[k]
-		who := "rank " + rankList(rs) + " may use only " + plural(k.have, "CPU")
+		who := ranks.Noun(rs) + " may use only " + plural(k.have, "CPU")
 		if len(rs) > 1 {
-			who = "ranks " + rankList(rs) + " may use only " + plural(k.have, "CPU") + " each"
+			who += " each"
 		}
 		fmt.Fprintf(&b, "\nplacement: warning: %s though --cpus-per-task=%d: "+
 			"the launcher's CPU binding is tighter; give srun --cpus-per-task=%d as well "+
@@ -247,22 +252,4 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
-}
-
-// rankList writes ascending ranks compactly: "0-3, 6, 8-9".
-func rankList(rs []int) string {
-	var parts []string
-	for i := 0; i < len(rs); {
-		j := i
-		for j+1 < len(rs) && rs[j+1] == rs[j]+1 {
-			j++
-		}
-		if j == i {
-			parts = append(parts, strconv.Itoa(rs[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", rs[i], rs[j]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ", ")
 }
