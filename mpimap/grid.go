@@ -81,3 +81,39 @@ func Grid[T any](lists ...[]T) []Point[T] {
 	}
 	return points
 }
+
+// GridSize is the number of points of Grid(lists...), computed without
+// building the grid; it panics as Grid does if they do not fit in an int.
+func GridSize[T any](lists ...[]T) int {
+	n := 1
+	for _, l := range lists {
+		if len(l) == 0 {
+			return 0
+		}
+	}
+	for _, l := range lists {
+		hi, lo := bits.Mul64(uint64(n), uint64(len(l)))
+		if hi != 0 || lo > math.MaxInt {
+			panic("mpimap: Grid has more points than fit in an int")
+		}
+		n = int(lo)
+	}
+	return n
+}
+
+// GridPoint is point i of Grid(lists...), computed from its index alone:
+// with MapN, a scan of a grid too large to hold runs with no rank holding
+// the grid. It panics if i is not in [0, GridSize(lists...)).
+func GridPoint[T any](i int, lists ...[]T) Point[T] {
+	if i < 0 || i >= GridSize(lists...) {
+		panic(fmt.Sprintf("mpimap: GridPoint %d of a grid of %d points", i, GridSize(lists...)))
+	}
+	d := len(lists)
+	p := Point[T]{Index: i, Coords: make([]int, d), Values: make([]T, d)}
+	for j, rest := d-1, i; j >= 0; j-- {
+		p.Coords[j] = rest % len(lists[j])
+		rest /= len(lists[j])
+		p.Values[j] = lists[j][p.Coords[j]]
+	}
+	return p
+}

@@ -112,3 +112,26 @@ func TestGridTooManyValuesPanics(t *testing.T) {
 	}()
 	Grid(big, one, one, one)
 }
+
+// GridPoint and GridSize agree with Grid, point by point.
+func TestGridPointMatchesGrid(t *testing.T) {
+	lists := [][]float64{{0.1, 0.5, 1}, {1, 2}, {}, {7}}
+	for _, ls := range [][][]float64{lists[:2], {lists[0], lists[1], lists[3]}, {lists[3]}, nil, lists} {
+		grid := Grid(ls...)
+		if GridSize(ls...) != len(grid) {
+			t.Fatalf("GridSize %d, Grid has %d points", GridSize(ls...), len(grid))
+		}
+		for i, want := range grid {
+			got := GridPoint(i, ls...)
+			if got.Index != want.Index || !slices.Equal(got.Coords, want.Coords) || !slices.Equal(got.Values, want.Values) {
+				t.Fatalf("GridPoint(%d) = %+v, Grid has %+v", i, got, want)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Errorf("GridPoint past the end did not panic")
+		}
+	}()
+	GridPoint(6, lists[:2]...)
+}

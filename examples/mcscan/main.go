@@ -1,4 +1,4 @@
-// Mcscan is a Monte Carlo parameter scan spread over MPI ranks with mpimap.Map:
+// Mcscan is a Monte Carlo parameter scan spread over MPI ranks with mpimap.MapN:
 // at every point of a β × m × h grid it samples x with weight exp(−β·V(x)),
 // V(x) = m·x²/2 + x⁴/4, by the Metropolis algorithm with proposal steps uniform
 // in [−h, h], and compares its estimate of ⟨x²⟩ with the exact value from
@@ -120,8 +120,7 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 		}
 		return merge(stdout, cfg)
 	}
-	grid := mpimap.Grid(cfg.betas, cfg.ms, cfg.hs)
-	points, name := cfg.points(grid)
+	n := cfg.tasks()
 
 	// The output directory before the work: a bad -out, or one that holds
 	// another scan, costs nothing. Rank 0 looks, every rank learns.
@@ -137,52 +136,65 @@ func mcscan(ctx context.Context, c mpi.Comm, args []string, stdout io.Writer) er
 
 	resumed := 0
 	if c.Rank() == 0 {
-		resumed = cfg.resuming(stdout, len(points))
+		resumed = cfg.resuming(stdout, n)
 	}
 	start := time.Now()
-	results, err := mpimap.Map(ctx, c, points, func(ctx context.Context, p mpimap.Point[float64]) (result, error) {
-		return simulate(c.Rank(), c.Host(), p, cfg), nil
+	// Task j computes its point from j: no rank holds the grid.
+	results, err := mpimap.MapN(ctx, c, n, func(ctx context.Context, j int) (result, error) {
+		return simulate(c.Rank(), c.Host(), cfg.point(j), cfg), nil
 	}, cfg.mapOptions(stdout)...)
 	if err != nil || c.Rank() != 0 {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d points × %d iterations on %d ranks (%v schedule) in %.2f s",
-		len(points), cfg.iterations, c.Size(), cfg.schedule, time.Since(start).Seconds())
+		n, cfg.iterations, c.Size(), cfg.schedule, time.Since(start).Seconds())
 	if resumed > 0 {
 		fmt.Fprintf(stdout, " (%d of them from the journal %s)", resumed, cfg.journalPath())
 	}
 	fmt.Fprintln(stdout)
-	if len(points) == 0 {
+	grid := mpimap.Grid(cfg.betas, cfg.ms, cfg.hs) // for the report, on rank 0
+	if n == 0 {
 		fmt.Fprintf(stdout, "shard %d/%d holds none of the %d points: its file is empty, for -merge to find\n",
 			cfg.shard, cfg.shards, len(grid))
 	}
-
-	rows := make([]row, len(points))
-	for i, p := range points {
-		rows[i] = row{Point: p, result: results[i], Host: results[i].RanOn.String()}
+	rows := make([]row, n)
+	for j := range rows {
+		rows[j] = row{Point: cfg.point(j), result: results[j], Host: results[j].RanOn.String()}
 	}
-	if err := report(stdout, cfg.out, name, rows, grid, cfg); err != nil {
+	if err := report(stdout, cfg.out, cfg.fileName(), rows, grid, cfg); err != nil {
 		return err
 	}
 	if cfg.trace {
-		return reportTrace(stdout, cfg, len(points), c.Size())
+		return reportTrace(stdout, cfg, n, c.Size())
 	}
 	return nil
 }
 
-// points are the points of grid that the run computes, and the name of the
-// file it writes them to.
-func (cfg config) points(grid []mpimap.Point[float64]) ([]mpimap.Point[float64], string) {
+// tasks is how many points of the grid the run computes: all, or those of
+// its shard, whose indices are shard, shard+k, shard+2k, ...
+func (cfg config) tasks() int {
+	all := mpimap.GridSize(cfg.betas, cfg.ms, cfg.hs)
 	if cfg.shards == 0 {
-		return grid, "scan.csv"
+		return all
 	}
-	var points []mpimap.Point[float64]
-	for _, p := range grid {
-		if p.Index%cfg.shards == cfg.shard {
-			points = append(points, p)
-		}
+	return max(0, (all-cfg.shard+cfg.shards-1)/cfg.shards)
+}
+
+// point is the j-th point the run computes.
+func (cfg config) point(j int) mpimap.Point[float64] {
+	i := j
+	if cfg.shards > 0 {
+		i = cfg.shard + j*cfg.shards
 	}
-	return points, shardName(cfg.shard, cfg.shards)
+	return mpimap.GridPoint(i, cfg.betas, cfg.ms, cfg.hs)
+}
+
+// fileName is where the run writes its points in its output directory.
+func (cfg config) fileName() string {
+	if cfg.shards == 0 {
+		return "scan.csv"
+	}
+	return shardName(cfg.shard, cfg.shards)
 }
 
 // resuming says how many points the journal saves this run, if it is this
