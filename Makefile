@@ -13,13 +13,14 @@ EXAMPLES := auc mcscan
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-deps: ## install OpenMPI, MPICH and mpi4py through apt if missing
-	@bash scripts/deps.sh openmpi mpich mpi4py
+deps: ## install OpenMPI, MPICH, mpi4py and GNU Parallel through apt if missing
+	@bash scripts/deps.sh openmpi mpich mpi4py parallel
 
 build: ## build the examples into bin/ (MPI=mpich: bin/mpich/)
 	@bash scripts/deps.sh $(if $(filter mpich,$(MPI)),mpich,openmpi)
 	@mkdir -p $(BINDIR)
 	$(GO) build -tags $(MPI) -o $(BINDIR)/ $(addprefix ./examples/,$(EXAMPLES))
+	$(GO) build -tags $(MPI) -o $(BINDIR)/ ./cmd/hpcmap
 	$(GO) build -o $(BINDIR)/ ./cmd/hpcmap-trace ./cmd/hpcmap-journal
 
 demo: ## run auc and a full mcscan on 2 ranks
