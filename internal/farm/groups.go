@@ -2,11 +2,13 @@ package farm
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -59,24 +61,15 @@ func (gs *groups) end(pid int) {
 func (gs *groups) shutdown(deadline time.Time) {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
-	alive := func() []int {
-		var pids []int
-		for pid, g := range gs.running {
-			g.mu.Lock()
-			if !g.exited || syscall.Kill(-pid, 0) == nil {
-				pids = append(pids, pid)
-			}
-			g.mu.Unlock()
-		}
-		for pid := range gs.lingering {
-			if syscall.Kill(-pid, 0) == nil {
-				pids = append(pids, pid)
-			}
-		}
-		return pids
+	held := map[int]bool{}
+	for pid := range gs.running {
+		held[pid] = true
+	}
+	for pid := range gs.lingering {
+		held[pid] = true
 	}
 	signalAll := func(sig syscall.Signal) {
-		for _, pid := range alive() {
+		for pid := range liveGroups(held) {
 			if g, ok := gs.running[pid]; ok {
 				g.signal(sig)
 			} else {
@@ -84,18 +77,50 @@ func (gs *groups) shutdown(deadline time.Time) {
 			}
 		}
 	}
-	if len(alive()) > 0 {
+	if len(liveGroups(held)) > 0 {
 		signalAll(syscall.SIGTERM)
-		for len(alive()) > 0 && time.Now().Before(deadline) {
+		for len(liveGroups(held)) > 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		signalAll(syscall.SIGKILL)
 	}
-	for pid := range gs.lingering {
+	for pid := range held {
 		gs.guard.forget(pid)
 	}
-	gs.lingering = map[int]bool{}
+	gs.running, gs.lingering = map[int]*group{}, map[int]bool{}
 	gs.guard.close()
+}
+
+// liveGroups says which of the process groups pgids have a member that is
+// not a zombie. (kill(-pgid, 0) cannot tell: a zombie counts as a member
+// until its parent, often an init that reaps slowly, waits for it.)
+func liveGroups(pgids map[int]bool) map[int]bool {
+	live := map[int]bool{}
+	if len(pgids) == 0 {
+		return live
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return pgids
+	}
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold anything.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if pgrp, err := strconv.Atoi(f[2]); err == nil && pgids[pgrp] {
+			live[pgrp] = true
+		}
+	}
+	return live
 }
 
 // guardianVariable, in a process's environment, makes it a guardian: see
@@ -202,27 +227,16 @@ func guardMain(in io.Reader, grace time.Duration) int {
 			delete(held, pid)
 		}
 	}
-	alive := func() int {
-		n := 0
-		for pid := range held {
-			if syscall.Kill(-pid, 0) == nil {
-				n++
-			} else {
-				delete(held, pid)
-			}
-		}
-		return n
-	}
-	if alive() == 0 {
+	if len(liveGroups(held)) == 0 {
 		return 0
 	}
 	for pid := range held {
 		syscall.Kill(-pid, syscall.SIGTERM)
 	}
-	for end := time.Now().Add(grace); alive() > 0 && time.Now().Before(end); {
+	for end := time.Now().Add(grace); len(liveGroups(held)) > 0 && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	for pid := range held {
+	for pid := range liveGroups(held) {
 		syscall.Kill(-pid, syscall.SIGKILL)
 	}
 	return 0

@@ -264,6 +264,10 @@ func (f *farm) start() error {
 // --retries allows. A task that a stop interrupted is an error, so that the
 // map counts it as not run.
 func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
+	if ctx.Err() != nil && f.runner.stopNow() {
+		// The map may start a task in the moment before it sees the stop.
+		return Outcome{}, errStopped
+	}
 	i := f.todo[k]
 	slot := <-f.free
 	defer func() { f.free <- slot }()
