@@ -91,3 +91,37 @@ func loggedSeqs(t *testing.T, path string) []int {
 	slices.Sort(seqs)
 	return seqs
 }
+
+// TestRankKilled kills a rank with SIGKILL while its tasks run: the job
+// ends, non-zero, and the guardians leave no task of any rank behind.
+func TestRankKilled(t *testing.T) {
+	mpitest.StartsJobs(t)
+	for _, l := range mpitest.Launchers {
+		t.Run(l.Command, func(t *testing.T) {
+			dir := t.TempDir()
+			j := startFarm(t, l.Command, 2, "", "-j2", fmt.Sprintf("echo > %s/start.{#}; sleep 60", dir), ":::", "1", "2", "3", "4", "5", "6")
+			started := func() bool { m, _ := filepath.Glob(filepath.Join(dir, "start.*")); return len(m) == 4 }
+			if !waitFor(30*time.Second, started) {
+				t.Fatalf("4 tasks did not start\n%s", j.stderr.String())
+			}
+			rankVar := map[string]string{"mpirun.openmpi": "OMPI_COMM_WORLD_RANK=1", "mpirun.mpich": "PMI_RANK=1"}[l.Command]
+			rank := j.processes(rankVar, "HPCMAP_RANK=") // a task: HPCMAP_RANK set by the farm
+			var ranks []int
+			for _, pid := range j.processes(rankVar) {
+				if !slices.Contains(rank, pid) {
+					ranks = append(ranks, pid)
+				}
+			}
+			if len(ranks) != 1 {
+				t.Fatalf("want the one process of rank 1, found %v", ranks)
+			}
+			syscall.Kill(ranks[0], syscall.SIGKILL)
+			if status := j.wait(t, 30*time.Second); status == 0 {
+				t.Errorf("the job exited 0 after a rank was killed")
+			}
+			if !waitFor(15*time.Second, func() bool { return len(j.processes()) == 0 }) {
+				t.Errorf("processes of the job survive it: %v", j.processes())
+			}
+		})
+	}
+}

@@ -19,9 +19,12 @@ import (
 // window's results to sink on rank 0 when the window ends, in task order.
 // So output, the joblog, --halt and progress move a window at a time, and
 // the slots wait for a window's last task before the next window starts;
-// windows hold at least shimWindow tasks (the farm sets twice its slots)
-// and grow to about a second of work. EachN will deal continuously and
-// hand results over as they arrive.
+// windows hold at least shimWindow tasks (the farm sets its slots: one
+// round) and grow to about a second of work. A window is dealt
+// cyclically, whatever opts say: Map's dynamic dealing lets rank 0 hold
+// twice its workers' tasks, which for a window of a few long tasks leaves
+// other ranks' slots idle. EachN will deal continuously and hand results
+// over as they arrive.
 func eachN[R any](ctx context.Context, c mpi.Comm, n int, fn func(ctx context.Context, i int) (R, error),
 	sink func(index int, r R) error, opts ...mpimap.Option) error {
 	type done struct {
@@ -69,7 +72,7 @@ func eachN[R any](ctx context.Context, c mpi.Comm, n int, fn func(ctx context.Co
 		res, err := mpimap.Map(ctx, c, idx, func(ctx context.Context, i int) (done, error) {
 			v, err := fn(ctx, i)
 			return done{v, err == nil}, err
-		}, opts...)
+		}, append(opts, mpimap.WithSchedule(mpimap.Cyclic))...)
 		for k, d := range res {
 			if d.Ran && sinkErr == nil {
 				sinkErr = sink(start+k, d.V)

@@ -120,7 +120,7 @@ func (f *farm) setup() error {
 		f.total += int(n[0])
 	}
 	f.first++
-	shimWindow.Store(int64(2 * f.total))
+	shimWindow.Store(int64(f.total))
 	args, names, err := shareInputs(f.c, o, f.stdio.Stdin)
 	if err != nil {
 		return err
