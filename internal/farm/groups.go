@@ -191,7 +191,8 @@ func (g *guardian) watch(pid int)  { g.send('+', pid) }
 func (g *guardian) forget(pid int) { g.send('-', pid) }
 
 // close ends the link: the guardian kills what it was not told to forget,
-// and exits.
+// and exits. The rank does not wait for that: a guardian still starting
+// (slow for a large binary) holds nothing.
 func (g *guardian) close() {
 	if g == nil {
 		return
@@ -201,7 +202,7 @@ func (g *guardian) close() {
 	if g.w != nil {
 		g.w.Close()
 		g.w = nil
-		g.proc.Wait()
+		go g.proc.Wait() // reaped whenever it ends
 	}
 }
 
