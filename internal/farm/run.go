@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -81,6 +82,7 @@ type farm struct {
 	progress *progress
 	halt     context.CancelCauseFunc
 	stopped  atomic.Int64 // when a signal stopped the farm, in Unix nanoseconds
+	late     []int64      // tasks that failed as the signal came: interrupted
 }
 
 // say writes a message on rank 0.
@@ -295,6 +297,10 @@ var errStopped = errors.New("farm: stopped")
 // the output, the progress.
 func (f *farm) sink(k int, out Outcome) error {
 	i := f.todo[k]
+	if f.stoppedWith(out) {
+		f.late = append(f.late, int64(i+1))
+		return nil
+	}
 	args := f.args.Args(i)
 	cmd := f.tmpl.render(args, i+1, out.Slot)
 	errw := f.stdio.Stderr
@@ -331,6 +337,17 @@ func (f *farm) sink(k int, out Outcome) error {
 }
 
 var errHalted = errors.New("--halt")
+
+// stoppedWith reports whether a task that failed in the second before
+// a signal stopped the farm was stopped by that signal: Slurm's scancel
+// --signal reaches the tasks as well as the ranks, and a task may end
+// before its rank has seen the signal. Such a task counts as interrupted,
+// so that --resume runs it again.
+func (f *farm) stoppedWith(out Outcome) bool {
+	at := f.stopped.Load()
+	failed := out.Exitval != 0 || out.Signal != 0
+	return at != 0 && failed && out.Start+out.Runtime >= float64(at)/1e9-1
+}
 
 // conclude ends a run on every rank: stops what is left of the tasks,
 // reports, and agrees on the exit status.
@@ -384,14 +401,18 @@ func (f *farm) report(finishErr error, interrupted bool, taskErrs []error, stopp
 		fmt.Fprintf(w, "hpcmap farm: %v\n", finishErr)
 		code = exitError
 	}
+	interrupted = interrupted || len(f.late) > 0
 	if !interrupted || f.tally.halted {
 		return code
 	}
-	var seqs []string
+	all := slices.Clone(f.late)
 	for _, r := range stopped {
-		for _, s := range r {
-			seqs = append(seqs, fmt.Sprint(s))
-		}
+		all = append(all, r...)
+	}
+	slices.Sort(all)
+	var seqs []string
+	for _, s := range all {
+		seqs = append(seqs, fmt.Sprint(s))
 	}
 	notStarted := len(f.todo) - f.tally.done - len(seqs)
 	sig, by := syscall.SIGTERM, "SIGTERM"
