@@ -9,6 +9,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"github.com/hpcmap/hpcmap/mpi"
 )
@@ -165,8 +167,10 @@ func nameColumns(names map[string]int, v *items, cols columns, position int) int
 	return len(fields)
 }
 
-// isTerminal reports whether f is a terminal.
+// isTerminal reports whether f is a terminal (not merely a character
+// device, as /dev/null is).
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	var t syscall.Termios
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	return errno == 0
 }

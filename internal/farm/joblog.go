@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // joblogHeader is the first line of a joblog, as GNU Parallel writes it.
@@ -24,15 +25,23 @@ type joblog struct {
 // openJoblog opens the joblog: appending (--resume, or --joblog +FILE) or
 // anew. A new or empty file gets the header.
 func openJoblog(path string, appendTo bool) (*joblog, error) {
-	flags := os.O_WRONLY | os.O_CREATE
-	if appendTo {
-		flags |= os.O_APPEND
-	} else {
-		flags |= os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o666)
+	// Opened for appending either way; emptied once locked, if new.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("--joblog: %w", err)
+	}
+	// Two farms writing one joblog would mix their lines, and a --resume
+	// would then skip tasks of the other run: the second is refused. (A
+	// file system without locks cannot tell; the farm then goes on.)
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return nil, fmt.Errorf("--joblog %s: another farm is writing it; give each run its own joblog", path)
+	}
+	if !appendTo {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--joblog: %w", err)
+		}
 	}
 	j := &joblog{f: f, path: path}
 	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {

@@ -105,3 +105,19 @@ func TestTally(t *testing.T) {
 		}
 	}
 }
+
+func TestJoblogOfAnotherRunRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	first, err := openJoblog(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.close()
+	first.add(1, &Outcome{Host: "n1"}, "true")
+	if _, err := openJoblog(path, false); err == nil || !strings.Contains(err.Error(), "another farm") {
+		t.Errorf("a second farm on the same joblog: %v, want a refusal", err)
+	}
+	if data, _ := os.ReadFile(path); !strings.HasSuffix(string(data), "\ttrue\n") {
+		t.Errorf("the refused farm changed the joblog: %q", data)
+	}
+}
