@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,9 @@ func Run(ctx context.Context, world mpi.Comm, args []string, stdio Stdio) (int, 
 		return f.refuse(err), nil
 	}
 	if o.dryRun {
-		f.dryRun()
+		if err := f.dryRun(); err != nil {
+			return f.refuse(err), nil
+		}
 		return 0, nil
 	}
 	return f.run(ctx)
@@ -173,13 +176,16 @@ func (f *farm) planResume() error {
 }
 
 // dryRun prints the commands, on rank 0.
-func (f *farm) dryRun() {
+func (f *farm) dryRun() error {
 	if f.c.Rank() != 0 {
-		return
+		return nil
 	}
+	w := bufio.NewWriter(f.stdio.Stdout)
 	for k, i := range f.todo {
-		fmt.Fprintln(f.stdio.Stdout, f.tmpl.render(f.args.Args(i), i+1, k%f.total+1))
+		w.WriteString(f.tmpl.render(f.args.Args(i), i+1, k%f.total+1))
+		w.WriteByte('\n')
 	}
+	return w.Flush()
 }
 
 // run runs the tasks, and says how it ended.
