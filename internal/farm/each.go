@@ -36,34 +36,20 @@ func eachN[R any](ctx context.Context, c mpi.Comm, n int, fn func(ctx context.Co
 	var errs []error
 	var sinkErr error
 	for start := 0; ; {
-		// Every rank takes the same decision: go on (with rank 0's window),
-		// or stop because a context was cancelled or the sink failed.
-		stop := int64(0)
-		if ctx.Err() != nil {
-			stop = 1
-		}
-		if sinkErr != nil {
-			stop = 2
-		}
-		size := int64(0)
-		if c.Rank() == 0 {
-			size = int64(window)
-		}
-		var agreed [2]int64
-		if err := c.Allreduce(mpi.Bytes(agreed[:]), mpi.Bytes([]int64{stop, size}), mpi.Int64, mpi.Max); err != nil {
-			return fmt.Errorf("farm: agreeing on the next tasks: %w", err)
-		}
+		stop, size, err := agreeNext(ctx, c, sinkErr, window)
 		switch {
-		case agreed[0] == 2 && sinkErr != nil:
+		case err != nil:
+			return err
+		case stop == stopSink && sinkErr != nil:
 			return sinkErr
-		case agreed[0] == 2:
+		case stop == stopSink:
 			return errors.New("farm: rank 0 failed to take the results")
 		case start >= n:
 			return errors.Join(errs...)
-		case agreed[0] == 1:
+		case stop == stopContext:
 			return errors.Join(append(errs, fmt.Errorf("%w: %d of %d tasks not run", mpimap.ErrInterrupted, n-start, n))...)
 		}
-		end := min(n, start+int(agreed[1]))
+		end := min(n, start+size)
 		idx := make([]int, end-start)
 		for k := range idx {
 			idx[k] = start + k
@@ -92,6 +78,34 @@ func eachN[R any](ctx context.Context, c mpi.Comm, n int, fn func(ctx context.Co
 			window = max(least, window/2)
 		}
 	}
+}
+
+// Why every rank stops the windows.
+const (
+	stopNot     = 0
+	stopContext = 1 // a context was cancelled
+	stopSink    = 2 // the sink failed
+)
+
+// agreeNext takes, on every rank, the same decision: go on with rank 0's
+// window, or stop because some rank's context was cancelled or rank 0's
+// sink failed.
+func agreeNext(ctx context.Context, c mpi.Comm, sinkErr error, window int) (stop int64, size int, err error) {
+	mine := []int64{stopNot, 0}
+	if ctx.Err() != nil {
+		mine[0] = stopContext
+	}
+	if sinkErr != nil {
+		mine[0] = stopSink
+	}
+	if c.Rank() == 0 {
+		mine[1] = int64(window)
+	}
+	var agreed [2]int64
+	if err := c.Allreduce(mpi.Bytes(agreed[:]), mpi.Bytes(mine), mpi.Int64, mpi.Max); err != nil {
+		return 0, 0, fmt.Errorf("farm: agreeing on the next tasks: %w", err)
+	}
+	return agreed[0], int(agreed[1]), nil
 }
 
 // shimWindow is the fewest tasks in a window of eachN.

@@ -86,33 +86,9 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 		return out, false, nil
 	}
 	g := r.groups.start(p.Pid)
-	var timedOut, interrupted bool
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			g.signal(syscall.SIGTERM)
-			// A no-op if the task has ended by then.
-			time.AfterFunc(r.grace, func() { g.signal(syscall.SIGKILL) })
-		})
-	}
-	var timer *time.Timer
-	if r.timeout > 0 {
-		timer = time.AfterFunc(r.timeout, func() {
-			g.mark(&timedOut)
-			stop()
-		})
-	}
-	unwatch := context.AfterFunc(ctx, func() {
-		if r.stopNow() {
-			g.mark(&interrupted)
-			stop()
-		}
-	})
+	w := r.watch(ctx, g)
 	status, werr := g.wait(p)
-	unwatch()
-	if timer != nil {
-		timer.Stop()
-	}
+	w.end()
 	out.Runtime = time.Since(start).Seconds()
 	if werr != nil {
 		return out, false, fmt.Errorf("task %d on %s: waiting for it: %w", t.seq, r.host, werr)
@@ -123,17 +99,59 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 	} else {
 		out.Exitval = status.ExitStatus()
 	}
-	if timedOut {
+	if w.timedOut {
 		// As GNU Parallel logs a job its --timeout killed.
 		out.Exitval, out.Signal, out.TimedOut = -1, int(syscall.SIGTERM), true
 	}
-	if interrupted {
+	if w.interrupted {
 		r.mu.Lock()
 		r.interrupted = append(r.interrupted, t.seq)
 		r.mu.Unlock()
 		return out, true, nil
 	}
 	return out, false, r.collect(&out, t.seq, stdout, stderr)
+}
+
+// watcher stops a task's group at its timeout, or when its context is
+// cancelled and the stop is for now: SIGTERM, then SIGKILL after the grace
+// period. It says afterwards which of the two happened while the task ran.
+type watcher struct {
+	timedOut, interrupted bool // set under the group's lock while it runs
+	timer                 *time.Timer
+	unwatch               func() bool
+}
+
+func (r *runner) watch(ctx context.Context, g *group) *watcher {
+	w := &watcher{}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			g.signal(syscall.SIGTERM)
+			// A no-op if the task has ended by then.
+			time.AfterFunc(r.grace, func() { g.signal(syscall.SIGKILL) })
+		})
+	}
+	if r.timeout > 0 {
+		w.timer = time.AfterFunc(r.timeout, func() {
+			g.mark(&w.timedOut)
+			stop()
+		})
+	}
+	w.unwatch = context.AfterFunc(ctx, func() {
+		if r.stopNow() {
+			g.mark(&w.interrupted)
+			stop()
+		}
+	})
+	return w
+}
+
+// end stops watching, once the task's shell has been waited for.
+func (w *watcher) end() {
+	w.unwatch()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // outputFiles opens the files that take a task's standard output and error:
