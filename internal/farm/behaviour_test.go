@@ -28,12 +28,14 @@ func inWorlds(t *testing.T, stdin string, args []string, check func(np int, r ra
 }
 
 func TestRetries(t *testing.T) {
-	dir := t.TempDir()
-	// Task n fails until it has run n times: with 3 attempts, 1 to 3 pass.
-	task := fmt.Sprintf(`echo x >> %s/{#}.$HPCMAP_SIZE; test $(wc -l < %[1]s/{#}.$HPCMAP_SIZE) -ge {}`, dir)
 	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
-		os.Setenv("HPCMAP_SIZE", strconv.Itoa(c.Size()))
-		log := filepath.Join(dir, fmt.Sprintf("log.%d", c.Size()))
+		dir, err := sharedDir(t, c)
+		if err != nil {
+			return err
+		}
+		// Task n fails until it has run n times: with 3 attempts, 1 to 3 pass.
+		task := fmt.Sprintf(`echo x >> %s/{#}; test $(wc -l < %[1]s/{#}) -ge {}`, dir)
+		log := filepath.Join(dir, "log")
 		r, err := farmRun(ctx, c, "", "--retries", "3", "--joblog", log, task, ":::", "1", "2", "3", "5")
 		if err != nil || c.Rank() != 0 {
 			return err
@@ -42,7 +44,7 @@ func TestRetries(t *testing.T) {
 		if r.status != 1 || strings.Count(string(data), "\n") != 5 {
 			return fmt.Errorf("exit %d, joblog\n%s\nwant 1 (task 4 fails every attempt) and one line per task", r.status, data)
 		}
-		runs, _ := os.ReadFile(fmt.Sprintf("%s/4.%d", dir, c.Size()))
+		runs, _ := os.ReadFile(filepath.Join(dir, "4"))
 		if n := strings.Count(string(runs), "x"); n != 3 {
 			return fmt.Errorf("task 4 ran %d times, want 3 (--retries counts attempts)", n)
 		}
@@ -65,9 +67,12 @@ func TestHaltSoon(t *testing.T) {
 }
 
 func TestResults(t *testing.T) {
-	dir := t.TempDir()
 	mpitest.Worlds(t, []int{2}, func(ctx context.Context, c mpi.Comm) error { // a thousand tasks: one size
-		res := filepath.Join(dir, strconv.Itoa(c.Size()))
+		dir, err := sharedDir(t, c)
+		if err != nil {
+			return err
+		}
+		res := filepath.Join(dir, "results")
 		args := []string{"--results", res, "echo out {}; echo err {} >&2; exit {}", ":::"}
 		for k := range 1001 {
 			args = append(args, strconv.Itoa(k%3))
@@ -118,9 +123,12 @@ func TestTimeoutKillsTheGroup(t *testing.T) {
 
 func TestLeftoverProcessesEnd(t *testing.T) {
 	parallelInProcess(t)
-	dir := t.TempDir()
 	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
-		mark := filepath.Join(dir, strconv.Itoa(c.Size()))
+		dir, err := sharedDir(t, c)
+		if err != nil {
+			return err
+		}
+		mark := filepath.Join(dir, "mark")
 		start := time.Now()
 		// A task that leaves a process behind, holding its output open.
 		r, err := farmRun(ctx, c, "", "--grace", "1", "(sleep 4; touch "+mark+") & echo started {}", ":::", "a")

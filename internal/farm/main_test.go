@@ -62,3 +62,20 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 		}
 	}
 }
+
+// sharedDir is a temporary directory that every rank names alike: rank 0
+// makes it and tells the others, and it is removed when the test ends. (Each
+// rank of a real job has a t.TempDir of its own.)
+func sharedDir(t testing.TB, c mpi.Comm) (string, error) {
+	var name []byte
+	if c.Rank() == 0 {
+		dir, err := os.MkdirTemp("", "hpcmap-farm-test-")
+		if err != nil {
+			return "", err
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		name = []byte(dir)
+	}
+	name, err := c.Bcast(0, name)
+	return string(name), err
+}
