@@ -113,8 +113,8 @@ func TestTimeoutKillsTheGroup(t *testing.T) {
 		if err != nil || c.Rank() != 0 {
 			return err
 		}
-		if r.stdout != "done 0\nthe group got SIGTERM\n" || r.status != 1 || !strings.Contains(r.stderr, "timed out") || time.Since(start) > 4*time.Second {
-			return fmt.Errorf("stdout %q, exit %d after %v, stderr %q; want the second task's group to get SIGTERM, exit 1, within 4 s, a timeout warning",
+		if r.stdout != "done 0\nthe group got SIGTERM\n" || r.status != 1 || !strings.Contains(r.stderr, "timed out") || time.Since(start) > 8*time.Second {
+			return fmt.Errorf("stdout %q, exit %d after %v, stderr %q; want the second task's group to get SIGTERM, exit 1, within 8 s (not 10), a timeout warning",
 				r.stdout, r.status, time.Since(start), r.stderr)
 		}
 		return nil
@@ -131,14 +131,14 @@ func TestLeftoverProcessesEnd(t *testing.T) {
 		mark := filepath.Join(dir, "mark")
 		start := time.Now()
 		// A task that leaves a process behind, holding its output open.
-		r, err := farmRun(ctx, c, "", "--grace", "1", "(sleep 4; touch "+mark+") & echo started {}", ":::", "a")
+		r, err := farmRun(ctx, c, "", "--grace", "1", "(sleep 8; touch "+mark+") & echo started {}", ":::", "a")
 		if err != nil || c.Rank() != 0 {
 			return err
 		}
-		if r.stdout != "started a\n" || time.Since(start) > 3*time.Second {
-			return fmt.Errorf("output %q after %v; want the task's output within 3 s, not held up by its leftover", r.stdout, time.Since(start))
+		if r.stdout != "started a\n" || time.Since(start) > 6*time.Second {
+			return fmt.Errorf("output %q after %v; want the task's output within 6 s, not held up by its leftover (8 s)", r.stdout, time.Since(start))
 		}
-		time.Sleep(4 * time.Second)
+		time.Sleep(time.Until(start.Add(9 * time.Second)))
 		if _, err := os.Stat(mark); err == nil {
 			return fmt.Errorf("the task's leftover process outlived the farm")
 		}
