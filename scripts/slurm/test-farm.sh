@@ -6,7 +6,8 @@
 # cluster-up.sh, under flock /tmp/hpcmap-slurm.lock (one cluster per
 # machine), and tears it down at the end. Checks:
 #  - a farm on two nodes: tasks run on both, the joblog's Host column names
-#    both, -k output is in argument order, the exit status is 0;
+#    both, -k output is in argument order, the exit status is 0; the same
+#    with the MPICH build (bin/mpich, srun --mpi=pmi2) when it is built;
 #  - failing tasks: the job's exit status is their number, as GNU Parallel's;
 #  - the time-limit cycle: a warning (scancel --batch --signal=TERM) mid-run,
 #    the running tasks get SIGTERM and stay out of the joblog, the job
@@ -14,9 +15,10 @@
 #    in the end every task is in the joblog once.
 # Exit code 0 only when every check passed.
 #
-# Run as root after make build. Settings (environment): HPCMAP_BIN (default
-# <project>/bin), HPCMAP_SLURM_STATE, HPCMAP_SLURM_TIMEOUT (seconds per job,
-# default 120), and those of cluster-up.sh.
+# Run as root after make build (and make build MPI=mpich). Settings
+# (environment): HPCMAP_BIN (default <project>/bin), HPCMAP_MPICH_BIN
+# (default $HPCMAP_BIN/mpich), HPCMAP_SLURM_STATE, HPCMAP_SLURM_TIMEOUT
+# (seconds per job, default 120), and those of cluster-up.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -125,6 +127,25 @@ if submit -- -k 'sleep 0.5; echo {} $(hostname)' ::: 1 2 3 4 5 6 7 8; then
 else
 	fail "farm.sbatch failed"
 	show "farm-$job.out"
+fi
+
+# --- the MPICH build, started by srun --mpi=pmi2 -------------------------------------
+mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
+if [[ -x $mpich_bin/hpcmap ]]; then
+	if HPCMAP_BIN=$mpich_bin HPCMAP_SRUN_MPI=pmi2 submit -- -k 'sleep 0.5; echo {} $(hostname)' ::: 1 2 3 4 5 6 7 8; then
+		hosts_seen=$(tail -n +2 "farm-$job.joblog" | cut -f2 | sort -u | tr '\n' ' ')
+		if [[ $(seqs "farm-$job.joblog") == "1 2 3 4 5 6 7 8 " && $hosts_seen == "$(tr ' ' '\n' <<<"$names" | grep . | sort -u | tr '\n' ' ')" ]]; then
+			pass "farm.sbatch with MPICH (srun --mpi=pmi2): 8 tasks on $hosts_seen"
+		else
+			fail "farm.sbatch with MPICH: joblog lists tasks $(seqs "farm-$job.joblog") on $hosts_seen"
+			show "farm-$job.out"
+		fi
+	else
+		fail "farm.sbatch with MPICH failed"
+		show "farm-$job.out"
+	fi
+else
+	say "no $mpich_bin/hpcmap (make build MPI=mpich): the MPICH check is skipped"
 fi
 
 # --- the exit status counts failed tasks --------------------------------------------
