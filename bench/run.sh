@@ -207,4 +207,6 @@ echo "Best of $LAUNCHES launches of each program; each launch prints the median 
 	"Dynamic runs keep rank 0 from computing (it only deals), as mpi4py.futures does." \
 	"OpenMPI mpi_yield_when_idle=$BENCH_YIELD (auto: 1 only when np > $CORES cores); binding none." \
 	"$(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n), $CORES cores, load average $load at the start, $((SECONDS - start)) s of runs."
+# ---- hpcmap farm against GNU Parallel and xargs (bench/farm/run.sh) ----------
+bash bench/farm/run.sh || failed=1
 exit $failed

@@ -2,7 +2,7 @@
 # deps.sh installs, through apt, the Debian/Ubuntu packages that the named
 # parts of hpcmap need, skipping what is already there:
 #
-#   scripts/deps.sh openmpi mpich mpi4py slurm
+#   scripts/deps.sh openmpi mpich mpi4py slurm parallel
 #
 # It needs root (or sudo). Go modules come through the Go module proxy on
 # their own.
@@ -13,6 +13,7 @@ declare -A packages=(
 	[mpich]="pkg-config mpich libmpich-dev"
 	[mpi4py]="python3-mpi4py"
 	[slurm]="slurmctld slurmd slurm-client munge iproute2 util-linux"
+	[parallel]="parallel" # GNU Parallel, which hpcmap farm's tests compare with
 )
 
 missing=()

@@ -1,0 +1,159 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hpcmap/hpcmap/mpi"
+)
+
+// sink takes a finished task on rank 0: the joblog, the tally and --halt,
+// the output, the progress.
+func (f *farm) sink(k int, out Outcome) error {
+	i := f.todo[k]
+	if f.stoppedWith(out) {
+		f.late = append(f.late, int64(i+1))
+		return nil
+	}
+	args := f.args.Args(i)
+	cmd := f.tmpl.render(args, i+1, out.Slot)
+	errw := f.stdio.Stderr
+	if out.TimedOut {
+		fmt.Fprintf(errw, "hpcmap farm: Warning: This job was killed because it timed out:\nhpcmap farm: Warning: %s\n", cmd)
+	}
+	if f.log != nil {
+		if err := f.log.add(i+1, &out, cmd); err != nil {
+			return err
+		}
+	}
+	if err := f.print.add(k, strings.Join(args, " "), out.Stdout, out.Stderr); err != nil {
+		return err
+	}
+	failed := out.Exitval != 0 || out.Signal != 0
+	if f.o.halt.when != "" {
+		switch why := f.o.halt.why; {
+		case why == "fail" && failed:
+			fmt.Fprintf(errw, "hpcmap farm: This job failed:\n%s\n", cmd)
+		case why == "success" && !failed:
+			fmt.Fprintf(errw, "hpcmap farm: This job succeeded:\n%s\n", cmd)
+		case why == "done":
+			fmt.Fprintf(errw, "hpcmap farm: This job finished:\n%s\n", cmd)
+		}
+	}
+	if f.tally.add(out.Exitval, out.Signal) {
+		if f.o.halt.when == "soon" {
+			fmt.Fprintf(errw, "hpcmap farm: Starting no more jobs. Waiting for the running ones to finish.\n")
+		}
+		f.halt(errHalted)
+	}
+	f.progress.tick(failed)
+	return nil
+}
+
+var errHalted = errors.New("--halt")
+
+// stoppedWith reports whether a task that failed in the second before
+// a signal stopped the farm was stopped by that signal: Slurm's scancel
+// --signal reaches the tasks as well as the ranks, and a task may end
+// before its rank has seen the signal. Such a task counts as interrupted,
+// so that --resume runs it again.
+func (f *farm) stoppedWith(out Outcome) bool {
+	at := f.stopped.Load()
+	failed := out.Exitval != 0 || out.Signal != 0
+	return at != 0 && failed && out.Start+out.Runtime >= float64(at)/1e9-1
+}
+
+// conclude ends a run on every rank: stops what is left of the tasks,
+// reports, and agrees on the exit status.
+func (f *farm) conclude(interrupted bool, taskErrs []error, deadline time.Time) (int, error) {
+	status := f.finish(deadline)
+	mine := []int64{}
+	f.runner.mu.Lock()
+	for _, seq := range f.runner.interrupted {
+		mine = append(mine, int64(seq))
+	}
+	f.runner.mu.Unlock()
+	all, err := mpi.GatherSlice(f.c, 0, mine)
+	if err != nil {
+		return 0, err
+	}
+	code := int64(0)
+	if f.c.Rank() == 0 {
+		code = int64(f.report(status, interrupted, taskErrs, all))
+	}
+	codes, err := mpi.BcastSlice(f.c, 0, []int64{code})
+	if err != nil {
+		return 0, err
+	}
+	return int(codes[0]) & 0xff, nil
+}
+
+// finish stops this rank's leftover processes and, on rank 0, flushes the
+// output and closes the joblog; it returns rank 0's error in doing so.
+func (f *farm) finish(deadline time.Time) error {
+	f.runner.groups.shutdown(deadline)
+	if f.c.Rank() != 0 {
+		return nil
+	}
+	err := f.print.flush()
+	if f.log != nil {
+		err = errors.Join(err, f.log.close())
+	}
+	f.progress.end()
+	return err
+}
+
+// report says on rank 0 how the run ended, and gives the exit status.
+func (f *farm) report(finishErr error, interrupted bool, taskErrs []error, stopped [][]int64) int {
+	w := f.stdio.Stderr
+	code := f.tally.exitStatus()
+	for _, e := range taskErrs {
+		fmt.Fprintf(w, "hpcmap farm: %v\n", e)
+		code = exitError
+	}
+	if finishErr != nil {
+		fmt.Fprintf(w, "hpcmap farm: %v\n", finishErr)
+		code = exitError
+	}
+	interrupted = interrupted || len(f.late) > 0
+	if !interrupted || f.tally.halted {
+		return code
+	}
+	all := slices.Clone(f.late)
+	for _, r := range stopped {
+		all = append(all, r...)
+	}
+	slices.Sort(all)
+	var seqs []string
+	for _, s := range all {
+		seqs = append(seqs, fmt.Sprint(s))
+	}
+	notStarted := len(f.todo) - f.tally.done - len(seqs)
+	sig, by := syscall.SIGTERM, "SIGTERM"
+	switch why := context.Cause(f.signals); {
+	case why == nil:
+		by = "a signal to another rank"
+	case strings.HasPrefix(why.Error(), syscall.SIGINT.String()):
+		sig, by = syscall.SIGINT, "SIGINT"
+	}
+	list := strings.Join(seqs, " ")
+	if len(seqs) > 20 {
+		list = strings.Join(seqs[:20], " ") + " ..."
+	}
+	fmt.Fprintf(w, "hpcmap farm: stopped by %v: %d tasks finished, %d were interrupted (%s), %d never started.\n",
+		by, f.tally.done, len(seqs), list, max(0, notStarted))
+	if f.o.joblog != "" {
+		fmt.Fprintf(w, "hpcmap farm: the joblog %s lists only the finished tasks: run the same command with --resume to run the others.\n", f.o.joblog)
+	} else {
+		fmt.Fprintf(w, "hpcmap farm: with --joblog FILE, --resume could have run just the others.\n")
+	}
+	if code == 0 || code == exitError {
+		code = 128 + int(sig)
+	}
+	return code
+}

@@ -1,0 +1,154 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hpcmap/hpcmap/mpimap"
+)
+
+// run runs the tasks, and says how it ended.
+func (f *farm) run(ctx context.Context) (int, error) {
+	if err := f.start(); err != nil {
+		return f.refuse(err), nil
+	}
+	context.AfterFunc(f.signals, func() { f.stopped.CompareAndSwap(0, time.Now().UnixNano()) })
+	runCtx, halt := context.WithCancelCause(ctx)
+	defer halt(nil)
+	f.halt = halt
+	opts := []mpimap.Option{mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithWorkers(f.slots)}
+	err := eachN(runCtx, f.c, len(f.todo), f.task, f.sink, opts...)
+	interrupted := errors.Is(err, mpimap.ErrInterrupted)
+	var taskErrs []error
+	var te *mpimap.TaskError
+	for _, e := range flatten(err) {
+		switch {
+		case errors.Is(e, mpimap.ErrInterrupted):
+		case errors.As(e, &te):
+			taskErrs = append(taskErrs, e)
+		default:
+			// The map itself failed (MPI): end the job.
+			f.finish(time.Now())
+			return 0, err
+		}
+	}
+	deadline := time.Now().Add(f.o.grace)
+	if at := f.stopped.Load(); at != 0 {
+		deadline = time.Unix(0, at).Add(f.o.grace)
+	}
+	return f.conclude(interrupted, taskErrs, deadline)
+}
+
+// flatten lists the errors that err joins.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+// start makes ready to run tasks: the runner and its guardian on every rank,
+// the joblog, printer and progress on rank 0.
+func (f *farm) start() error {
+	env := taskEnvironment(os.Environ(), f.gpus != nil)
+	stdin, err := os.Open(os.DevNull)
+	var guard *guardian
+	if err == nil {
+		guard, err = startGuardian(env, f.o.grace)
+	}
+	if err = together(f.c, err); err != nil {
+		return err
+	}
+	f.free = make(chan int, f.slots)
+	for s := range f.slots {
+		f.free <- f.first + s
+	}
+	soft := f.o.halt.when == "soon"
+	f.runner = &runner{
+		shell: shell(), env: env, rank: f.c.Rank(), host: f.c.Host(), tmpdir: tmpdir(f.o),
+		results: f.o.results, timeout: f.o.timeout, grace: f.o.grace, gpus: f.gpus, stdin: stdin,
+		groups:  newGroups(guard),
+		stopNow: func() bool { return !soft || f.signals.Err() != nil },
+	}
+	if f.c.Rank() != 0 {
+		return together(f.c, nil)
+	}
+	f.tally = tally{policy: f.o.halt, total: len(f.todo)}
+	f.print = newPrinter(f.stdio.Stdout, f.stdio.Stderr, f.o.keepOrder, f.o.tag, tmpdir(f.o))
+	if f.o.progress {
+		f.progress = newProgress(f.stdio.Stderr, len(f.todo), f.args.Len()-len(f.todo))
+	}
+	if f.o.joblog != "" {
+		f.log, err = openJoblog(f.o.joblog, f.o.joblogAppend || f.o.resume || f.o.resumeFailed)
+	}
+	return together(f.c, err)
+}
+
+// task runs the k-th task of the run on this rank, again while it fails and
+// --retries allows. A task that a stop interrupted is an error, so that the
+// map counts it as not run.
+func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
+	if ctx.Err() != nil && f.runner.stopNow() {
+		// The map may start a task in the moment before it sees the stop.
+		return Outcome{}, errStopped
+	}
+	i := f.todo[k]
+	slot := <-f.free
+	defer func() { f.free <- slot }()
+	t := task{seq: i + 1, slot: slot, localSlot: slot - f.first, command: f.tmpl.render(f.args.Args(i), i+1, slot)}
+	var out Outcome
+	for attempt := 1; attempt <= f.o.attempts(); attempt++ {
+		var stopped bool
+		var err error
+		out, stopped, err = f.runner.run(ctx, t)
+		switch {
+		case err != nil:
+			return out, err
+		case stopped:
+			return out, errStopped
+		case out.Exitval == 0 && out.Signal == 0, ctx.Err() != nil:
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+var errStopped = errors.New("farm: stopped")
+
+// shell is the shell that runs the commands: $PARALLEL_SHELL, as for GNU
+// Parallel, or /bin/sh.
+func shell() string {
+	if s := os.Getenv("PARALLEL_SHELL"); s != "" {
+		return s
+	}
+	return "/bin/sh"
+}
+
+// checkShell refuses a shell whose quoting differs from the Bourne shell's:
+// the values quoted for it would not reach the command intact.
+func checkShell(sh string) error {
+	name := sh[strings.LastIndexByte(sh, '/')+1:]
+	switch name {
+	case "csh", "tcsh", "fish", "rc", "es":
+		return fmt.Errorf("PARALLEL_SHELL=%s: only Bourne-like shells (sh, dash, bash, ksh, zsh) quote as hpcmap farm does", sh)
+	}
+	if _, err := os.Stat(sh); err != nil {
+		return fmt.Errorf("the shell that runs the tasks: %w", err)
+	}
+	return nil
+}
+
+// tmpdir is where temporary files go: --tmpdir, $TMPDIR, or /tmp.
+func tmpdir(o *options) string {
+	if o.tmpdir != "" {
+		return o.tmpdir
+	}
+	return os.TempDir()
+}
