@@ -62,6 +62,8 @@ for impl in openmpi mpich; do
 	fi
 	build "$impl.ref" "$BUILD/logs/build-ref.$impl.log" \
 		"mpicc.$impl" -O2 -Wall -o "$BUILD/ref.$impl" bench/cref/ref.c
+	build "$impl.dealer" "$BUILD/logs/build-dealer.$impl.log" \
+		"mpicc.$impl" -O2 -Wall -o "$BUILD/dealer.$impl" bench/cref/dealer.c
 	build "$impl.go" "$BUILD/logs/build-go.$impl.log" \
 		go build -tags "$tag,hpcmapbench" -o "$BUILD/mapbench.$impl" ./bench/mapbench
 done
@@ -99,7 +101,8 @@ launch() {
 	fi
 	while read -r key v; do
 		case $key in
-		*_us | *_ratio | *_mib) better='<' ;;
+		*_us | *_ratio | *_mib | *_s | *_s_p1) better='<' ;;
+		*_tps_p1) better='>' ;;
 		*_tps) better='>' ;;
 		*) continue ;;
 		esac
@@ -122,7 +125,12 @@ for cfg in $BENCH_CONFIGS; do
 			launch "$cfg" "$i" ref "$BUILD/ref.$impl"
 			launch "$cfg" "$i" ref-serialized "$BUILD/ref.$impl" -serialized
 		fi
-		[ -n "${built[$impl.go]:-}" ] && launch "$cfg" "$i" mapbench "$BUILD/mapbench.$impl"
+		[ -n "${built[$impl.dealer]:-}" ] && launch "$cfg" "$i" dealer "$BUILD/dealer.$impl" -serialized
+		if [ -n "${built[$impl.go]:-}" ]; then
+			launch "$cfg" "$i" mapbench "$BUILD/mapbench.$impl"
+			# As a rank bound to one CPU runs: dealing and CPU-bound maps.
+			launch "$cfg" "$i" mapbench-p1 env GOMAXPROCS=1 "$BUILD/mapbench.$impl" -dealing
+		fi
 		# mpi4py in Debian is built against OpenMPI only.
 		[ "$impl" = openmpi ] && [ "$have_futures" = 1 ] &&
 			launch "$cfg" "$i" futures "$PY" -m mpi4py.futures bench/futures_bench.py
@@ -138,6 +146,7 @@ fmt() {
 		if (k == "tps") { if (v >= 1e6) printf "%.2f M", v/1e6; else if (v >= 1e3) printf "%.1f k", v/1e3; else printf "%.0f", v }
 		else if (k == "us") printf "%.2f", v
 		else if (k == "mib") printf "%.0f MiB", v
+		else if (k == "s") printf "%.3f s", v
 		else if (k == "ratio") printf "%.2f × n·s", v
 		else if (k == "x2") printf "%.2f×", v
 		else printf "%.0f×", v }'
@@ -150,12 +159,20 @@ ratio() { # ratio A B FORMAT: A/B, empty if either is missing
 rows=(
 	"Dynamic chunk 1, empty tasks (tasks/s)|dynamic_chunk1_tps|tps|≥ 1.2 M"
 	"Dynamic chunk 16, empty tasks (tasks/s)|dynamic_chunk16_tps|tps|≥ 12 M"
+	"Dynamic chunk 16, rank 0 computing too (tasks/s)|dynamic_chunk16_root_tps|tps|"
+	"C dealer (bench/cref/dealer.c), chunk 1 (tasks/s)|cdealer_chunk1_tps|tps|"
+	"C dealer, chunk 16 (tasks/s)|cdealer_chunk16_tps|tps|"
+	"Dynamic chunk 1 at GOMAXPROCS=1 (tasks/s)|dynamic_chunk1_tps_p1|tps|"
+	"Dynamic chunk 16 at GOMAXPROCS=1 (tasks/s)|dynamic_chunk16_tps_p1|tps|"
+	"2000 CPU-bound 1 ms tasks at GOMAXPROCS=1, Block (s)|cpu1ms_block_s_p1|s|"
+	"… Dynamic chunk 1 (s)|cpu1ms_dynamic1_s_p1|s|"
 	"Block 1e6 tasks → float64 (tasks/s)|block_tps|tps|≥ 20 M"
 	"reduce.AllSum, 1 float64 (µs)|allsum_us|us|"
 	"Rank 0 peak memory growth, Block map of 1e6 × 100 B results|gather_peak_mib|mib|"
 	"… as a multiple of the results' n·s bytes|gather_peak_ratio|ratio|≤ 2 × n·s"
 	"… the same map resumed, every result from its journal|resume_peak_mib|mib|"
 	"… as a multiple of the results' n·s bytes|resume_peak_ratio|ratio|"
+	"Rank 0 peak memory growth, EachN of 1e7 × 100 B results (1 GB) to a sink|eachn_peak_mib|mib|tens of MB"
 	"mpi.Comm Send/Recv 8 B round trip (µs)|go_pingpong_us|us|"
 	"C ping-pong 8 B round trip (µs)|pingpong_us|us|"
 	"C ping-pong, MPI_Probe before each MPI_Recv (µs)|probe_pingpong_us|us|"
@@ -196,6 +213,10 @@ ratio_row() {
 }
 ratio_row "Dynamic chunk 1 ÷ mpi4py.futures chunksize 1" dynamic_chunk1_tps futures_chunk1_tps x "≥ 300×"
 ratio_row "Dynamic chunk 16 ÷ mpi4py.futures chunksize 16" dynamic_chunk16_tps futures_chunk16_tps x ""
+ratio_row "Dynamic chunk 16, rank 0 computing ÷ C dealer chunk 16" dynamic_chunk16_root_tps cdealer_chunk16_tps x2 "≥ 0.7×"
+ratio_row "Dynamic chunk 1 at GOMAXPROCS=1 ÷ at GOMAXPROCS=2" dynamic_chunk1_tps_p1 dynamic_chunk1_tps x2 "≥ 0.5×"
+ratio_row "Dynamic chunk 16 at GOMAXPROCS=1 ÷ at GOMAXPROCS=2" dynamic_chunk16_tps_p1 dynamic_chunk16_tps x2 "≥ 0.5×"
+ratio_row "1 ms tasks at GOMAXPROCS=1: Dynamic chunk 1 ÷ Block (time)" cpu1ms_dynamic1_s_p1 cpu1ms_block_s_p1 x2 "≤ 1.02×"
 ratio_row "AllSum ÷ C MPI_Allreduce" allsum_us allreduce_us x2 "≤ 1.5×"
 ratio_row "AllSum ÷ C MPI_Allreduce at MPI_THREAD_SERIALIZED" allsum_us serialized_allreduce_us x2 ""
 # Measured in one process, in turns, so that load from elsewhere hits both.

@@ -10,6 +10,9 @@
 //
 //	dynamic_chunk1_tps   empty tasks per second, Dynamic, chunk 1, rank 0 only deals
 //	dynamic_chunk16_tps  the same with chunk 16
+//	dynamic_chunk16_root_tps  the same with rank 0 computing too (the default)
+//	cpu1ms_block_s       seconds of a Block map of 2000 CPU-bound 1 ms tasks
+//	cpu1ms_dynamic1_s    the same map, Dynamic, chunk 1
 //	block_tps            tasks per second of a Block map of -nblock tasks returning float64
 //	allsum_us            microseconds per reduce.AllSum of one float64
 //	go_pingpong_us       microseconds per 8-byte Send/Recv round trip between
@@ -23,6 +26,13 @@
 //	                     a multiple of those 100 MB)
 //	resume_peak_mib      the same for the map run again, every result read
 //	                     from its journal (and _ratio)
+//	eachn_peak_mib       how much rank 0's peak resident memory grows in an
+//	                     EachN of 1e7 tasks returning 100 bytes each, whose
+//	                     sink keeps nothing
+//
+// With -dealing, it prints only the dealing and CPU figures, each name with
+// the suffix _p1: for a run at GOMAXPROCS=1, what a rank bound to one CPU
+// gets.
 //
 // and, for the record, a "name_n" line with the tasks or calls per repetition.
 // As in Go's testing.B, the size of the Dynamic maps and the number of AllSum
@@ -57,6 +67,7 @@ var (
 	nBlock  = flag.Int("nblock", 1_000_000, "tasks per Block map (fixed, not grown)")
 	reps    = flag.Int("reps", 5, "timed repetitions per figure (the median is printed)")
 	workers = flag.Int("workers", 0, "goroutines per rank running tasks (0: mpimap's default)")
+	dealing = flag.Bool("dealing", false, "only the dealing and CPU figures, named with the suffix _p1")
 )
 
 // cAllreduceLoop times n calls of C's MPI_Allreduce of one double, made from
@@ -104,6 +115,16 @@ func run(ctx context.Context, world mpi.Comm) error {
 		{"dynamic_chunk16", 10_000, true, false, func(n int) (time.Duration, error) {
 			return timeMap(ctx, world, n, identity, dealt(16))
 		}},
+		{"dynamic_chunk16_root", 10_000, true, false, func(n int) (time.Duration, error) {
+			return timeMap(ctx, world, n, identity, append(slices.Clone(common),
+				mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithChunk(16)))
+		}},
+		{"cpu1ms_block", cpuTasks, false, false, func(n int) (time.Duration, error) {
+			return timeMap(ctx, world, n, spin, append(slices.Clone(common), mpimap.WithSchedule(mpimap.Block)))
+		}},
+		{"cpu1ms_dynamic1", cpuTasks, false, false, func(n int) (time.Duration, error) {
+			return timeMap(ctx, world, n, spin, append(slices.Clone(common), mpimap.WithSchedule(mpimap.Dynamic)))
+		}},
 		{"block", *nBlock, false, false, func(n int) (time.Duration, error) {
 			return timeMap(ctx, world, n, half, append(slices.Clone(common), mpimap.WithSchedule(mpimap.Block)))
 		}},
@@ -111,12 +132,21 @@ func run(ctx context.Context, world mpi.Comm) error {
 		{"go_pingpong", 1000, true, true, func(n int) (time.Duration, error) { return timePingPong(world, n) }},
 	}
 
+	suffix := ""
+	if *dealing {
+		suffix = "_p1"
+		figures = slices.DeleteFunc(figures, func(f figure) bool {
+			return !strings.HasPrefix(f.name, "dynamic") && !strings.HasPrefix(f.name, "cpu")
+		})
+	}
 	if world.Rank() == 0 {
 		fmt.Printf("np %d\n", world.Size())
 	}
 	// Memory first, while rank 0's peak is still the start-up one.
-	if err := gatherMemory(ctx, world, common); err != nil {
-		return fmt.Errorf("gather memory: %w", err)
+	if !*dealing {
+		if err := gatherMemory(ctx, world, common); err != nil {
+			return fmt.Errorf("gather memory: %w", err)
+		}
 	}
 	sizes := map[string]int{}
 	for _, f := range figures {
@@ -133,19 +163,24 @@ func run(ctx context.Context, world mpi.Comm) error {
 			}
 			if f.perUs {
 				got[i] = d.Seconds() * 1e6 / float64(n)
+			} else if strings.HasPrefix(f.name, "cpu") {
+				got[i] = d.Seconds()
 			} else {
 				got[i] = float64(n) / d.Seconds()
 			}
 		}
 		if world.Rank() == 0 {
 			unit := "_tps"
-			if f.perUs {
+			switch {
+			case f.perUs:
 				unit = "_us"
+			case strings.HasPrefix(f.name, "cpu"):
+				unit = "_s"
 			}
-			fmt.Printf("%s_n %d\n%s%s %.4g\n", f.name, n, f.name, unit, median(got))
+			fmt.Printf("%s_n %d\n%s%s%s %.4g\n", f.name, n, f.name, unit, suffix, median(got))
 		}
 	}
-	if cAllreduceLoop != nil {
+	if cAllreduceLoop != nil && !*dealing {
 		if err := compareAllSumWithC(world, sizes["allsum"]); err != nil {
 			return fmt.Errorf("allsum against C: %w", err)
 		}
@@ -182,6 +217,23 @@ func size(world mpi.Comm, f figure) (int, error) {
 // identity is the empty task of the Dynamic runs: the same task that
 // bench/futures_bench.py maps with mpi4py.futures.
 func identity(_ context.Context, i int) (int, error) { return i, nil }
+
+// cpuTasks is the number of tasks of the CPU-bound maps: 2000 of 1 ms, a
+// second on each of two ranks.
+const cpuTasks = 2000
+
+// spin is a CPU-bound task of 1 ms: it computes, without sleeping or
+// yielding, until a millisecond has passed.
+func spin(_ context.Context, i int) (int, error) {
+	start := time.Now()
+	x := i
+	for time.Since(start) < time.Millisecond {
+		for range 1000 {
+			x = x*1664525 + 1013904223
+		}
+	}
+	return i + x&0, nil
+}
 
 // half is the Block run's task: trivial work with a float64 result.
 func half(_ context.Context, i int) (float64, error) { return float64(i) / 2, nil }
@@ -302,7 +354,52 @@ func gatherMemory(ctx context.Context, world mpi.Comm, opts []mpimap.Option) err
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		return err
 	}
-	return peakGrowth(ctx, world, "resume", opts)
+	if err := peakGrowth(ctx, world, "resume", opts); err != nil {
+		return err
+	}
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return err
+	}
+	return eachPeak(ctx, world, opts[:len(opts)-1])
+}
+
+// eachTasks is the size of the EachN whose memory is measured: 1 GB of
+// results that rank 0 must never hold.
+const eachTasks = 10_000_000
+
+// eachPeak runs an EachN of eachTasks tasks returning a record each, whose
+// sink checks and drops them, and prints how much rank 0's peak resident
+// memory grew, as eachn_peak_mib.
+func eachPeak(ctx context.Context, world mpi.Comm, opts []mpimap.Option) error {
+	before, err := residentKiB("VmRSS")
+	if err != nil {
+		return err
+	}
+	got := 0
+	err = mpimap.EachN(ctx, world, eachTasks, func(_ context.Context, i int) (record, error) {
+		var r record
+		r[i%100] = byte(i)
+		return r, nil
+	}, func(i int, r record) error {
+		if r[i%100] != byte(i) {
+			return fmt.Errorf("result %d is wrong", i)
+		}
+		got++
+		return nil
+	}, append(slices.Clone(opts), mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithChunk(64))...)
+	if err != nil || world.Rank() != 0 {
+		return err
+	}
+	if got != eachTasks {
+		return fmt.Errorf("the sink got %d results of %d", got, eachTasks)
+	}
+	peak, err := residentKiB("VmHWM")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("eachn_peak_mib %.1f\n", float64(peak-before)/1024)
+	return nil
 }
 
 // peakGrowth runs recordMap and prints how much rank 0's peak resident memory
