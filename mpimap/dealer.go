@@ -28,6 +28,7 @@ type dealer[R any] struct {
 	waiting    []int   // ranks whose request for chunks waits, oldest first
 	want       []int   // by rank: chunks that rank's waiting request asks for
 	held       []int   // by rank: tasks dealt to it and not yet reported
+	slots      []int   // by rank: the goroutines that run its tasks
 	workers    []int   // the ranks that report to this dealer
 	finals     int     // of them, those that sent their final report
 
@@ -46,7 +47,7 @@ type dealer[R any] struct {
 // to workers (ranks of np) under the schedule.
 func newDealer[R any](g *gather[R], cfg config, n, np, resumed int, workers []int, skip *bitset) *dealer[R] {
 	d := &dealer[R]{n: n, chunk: cfg.chunk, computing: len(workers), retriesMax: cfg.retries,
-		want: make([]int, np), held: make([]int, np), loads: make([]load, np),
+		want: make([]int, np), held: make([]int, np), slots: make([]int, np), loads: make([]load, np),
 		workers: workers, own: map[int]error{}, settled: resumed, gather: g}
 	d.sup = supply{n: n, chunk: cfg.chunk, ranks: max(len(workers), 1), guided: cfg.schedule == Guided, skip: skip}
 	if cfg.schedule.dealt() {
@@ -79,6 +80,7 @@ func (d *dealer[R]) receive(from int, rep *report[R]) error {
 	}
 	if rep.want > 0 {
 		d.want[from] = rep.want
+		d.slots[from] = rep.slots
 	}
 	return nil
 }
@@ -142,10 +144,11 @@ func (d *dealer[R]) answer() []envelope {
 	for _, rank := range d.waiting {
 		// However many chunks a rank asks for, it may hold at most a fair
 		// share of the work not yet done (as Guided deals), never less than
-		// a chunk: a rank whose prefetch overshoots (quick first tasks, a
-		// slow round trip) cannot hoard the supply and leave the others
-		// idle at the end.
-		fair := max(d.chunk, (d.sup.left+d.dealt)/(2*max(d.computing, 1)))
+		// a chunk for each of its goroutines: a rank whose prefetch
+		// overshoots (quick first tasks, a slow round trip) cannot hoard
+		// the supply and leave the others idle at the end, and a rank is
+		// never kept from filling its goroutines.
+		fair := max(mulSat(d.chunk, max(d.slots[rank], 1)), (d.sup.left+d.dealt)/(2*max(d.computing, 1)))
 		var spans []span
 		for !d.stopping && len(spans) < d.want[rank] && d.held[rank] < fair {
 			s, ok := d.deal(rank)

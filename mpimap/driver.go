@@ -38,7 +38,7 @@ func (m *mapper[R]) root(ctx context.Context, g *gather[R]) error {
 	if m.computes(0) {
 		pool = newPool(runCtx, m.run, m.cfg.workers, m.cfg.schedule.dealt(), m.skip)
 		defer pool.close()
-		own = newWorker[R](poolExec[R]{pool, cancel}, m.cfg.workers, m.cfg.chunk, m.share(0), m.cfg.retries > 0, true)
+		own = m.newWorker(poolExec[R]{pool, cancel}, m.cfg.workers)
 	}
 	out := outbox{comm: m.comm, tag: tagToWorker, load: &m.load}
 	// deliver sends orders, rank 0's own to its worker directly.
@@ -198,7 +198,7 @@ func (m *mapper[R]) work(ctx context.Context) error {
 	m.run.stopped.Store(ctx.Err() != nil) // no task starts in a map cancelled before it began
 	pool = newPool(runCtx, m.run, workers, m.cfg.schedule.dealt(), m.skip)
 	defer pool.close()
-	w := newWorker[R](poolExec[R]{pool, cancel}, workers, m.cfg.chunk, m.share(m.rank), m.cfg.retries > 0, false)
+	w := m.newWorker(poolExec[R]{pool, cancel}, workers)
 	out := outbox{comm: m.comm, tag: tagToDealer, load: &m.load}
 	err := m.report(ctx, w, pool, &out)
 	if err != nil {
@@ -269,6 +269,16 @@ func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out
 			idle.wait(pool, watch(ctx, w.stopping), true)
 		}
 	}
+}
+
+// newWorker is this rank's worker, running its tasks on exec's workers
+// goroutines.
+func (m *mapper[R]) newWorker(exec executor, workers int) *worker[R] {
+	w := newWorker[R](exec, workers, m.cfg.chunk, m.share(m.rank), m.cfg.retries > 0, m.rank == 0)
+	if m.cfg.grace != nil {
+		w.grace = *m.cfg.grace
+	}
+	return w
 }
 
 // rootAbort is the error of a map that failed on rank 0, which said so.
@@ -488,8 +498,11 @@ const (
 	// spinFor is how long a quiet rank only yields: longer than a round trip
 	// between ranks, so that a reply on its way is not met by a sleep.
 	spinFor = 50 * time.Microsecond
-	// napFor is how long it then takes short sleeps before long ones.
-	napFor = 100 * time.Millisecond
+	// napFor is how long it then takes short sleeps before longer ones, and
+	// dozeFor before the longest: a rank whose tasks run for seconds polls
+	// a hundred times a second, at a cost of about a percent of a core.
+	napFor  = 100 * time.Millisecond
+	dozeFor = time.Second
 )
 
 // wait waits for a finished piece of p (kept for the next p.finished), for
@@ -509,7 +522,10 @@ func (i *idler[R]) wait(p *pool[R], cancelled <-chan struct{}, poll bool) {
 		// Timers are coarse on many machines: a microsecond asked is tens
 		// slept, and anything from ten microseconds about a millisecond.
 		d := time.Microsecond
-		if quiet > napFor {
+		switch {
+		case quiet > dozeFor:
+			d = 10 * time.Millisecond
+		case quiet > napFor:
 			d = time.Millisecond
 		}
 		if i.timer == nil {

@@ -40,6 +40,7 @@ const (
 type report[R any] struct {
 	kind   byte // kindResults, kindFinal or kindFailed
 	want   int  // chunks requested
+	slots  int  // the goroutines that run the sender's tasks
 	pieces []pieceDone[R]
 	cause  string // kindFinal: why the rank stopped early; kindFailed: why it failed
 	load   load   // kindFinal: the rank's share of the map's messages
@@ -70,6 +71,7 @@ func appendReport[R any](dst []byte, seq uint64, rep *report[R], c codec.Codec[R
 		return w.b
 	}
 	w.uint(rep.want)
+	w.uint(rep.slots)
 	// The hosts of the pieces, each once: pieces name theirs by position.
 	var hosts []string
 	hostOf := func(h string) int {
@@ -142,7 +144,7 @@ func readReport[R any](msg []byte, n int) (report[R], error) {
 	default:
 		return rep, fmt.Errorf("unexpected message kind %d", rep.kind)
 	}
-	rep.want = r.uint()
+	rep.want, rep.slots = r.uint(), r.uint()
 	hosts := r.list()
 	names := make([]string, 0, min(hosts, 64))
 	r.each(hosts, func() { names = append(names, r.string()) })

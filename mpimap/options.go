@@ -169,6 +169,19 @@ func WithLogs(h slog.Handler) Option {
 	}
 }
 
+// WithDrainGrace sets how long a stopped map (a cancelled context, a
+// signal, a sink's error) waits for the tasks still running before it
+// abandons them and returns; the default is 10 s. Their results, if they
+// finish in time, are kept and journaled.
+func WithDrainGrace(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.fail(fmt.Errorf("mpimap: WithDrainGrace(%v): the grace cannot be negative", d))
+		}
+		c.grace = &d
+	}
+}
+
 // WithStreamedLogs writes the tasks' log records as they reach rank 0
 // instead of in argument order: sooner, but the tasks' lines interleave.
 func WithStreamedLogs() Option { return func(c *config) { c.streamLogs = true } }
@@ -187,6 +200,7 @@ type config struct {
 	trace      string
 	logs       slog.Handler
 	streamLogs bool
+	grace      *time.Duration // WithDrainGrace, if given
 	err        error // the first invalid option
 }
 

@@ -359,7 +359,20 @@ func TestJournalDamageKeepsTheRest(t *testing.T) {
 }
 
 func TestDrainAbandonsTasksAfterGrace(t *testing.T) {
-	defer mpimap.SetDrainGrace(100 * time.Millisecond)()
+	for _, byOption := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithDrainGrace=%v", byOption), func(t *testing.T) { drainAbandons(t, byOption) })
+	}
+}
+
+// drainAbandons runs a map whose tasks ignore its stop, with a grace of 100
+// ms: set by the option, or as the default.
+func drainAbandons(t *testing.T, byOption bool) {
+	opts := []mpimap.Option{mpimap.WithWorkers(4)}
+	if byOption {
+		opts = append(opts, mpimap.WithDrainGrace(100*time.Millisecond))
+	} else {
+		defer mpimap.SetDrainGrace(100 * time.Millisecond)()
+	}
 	mpitest.Worlds(t, []int{1, 2}, func(ctx context.Context, c mpi.Comm) error {
 		release := make(chan struct{})
 		defer close(release)
@@ -373,12 +386,37 @@ func TestDrainAbandonsTasksAfterGrace(t *testing.T) {
 				<-release // ignores the stop: abandoned after the grace
 			}
 			return i + 1, nil
-		}, mpimap.WithWorkers(4))
+		}, opts...)
 		if !errors.Is(err, mpimap.ErrInterrupted) {
 			return fmt.Errorf("got %v, want ErrInterrupted", err)
 		}
 		if c.Rank() == 0 && (got[0] != 1 || got[1] != 0) {
 			return fmt.Errorf("results %v: want task 0 kept and abandoned task 1 zero", got)
+		}
+		return nil
+	})
+}
+
+// Tasks far longer than a round trip are dealt a chunk per goroutine, never
+// fewer: six long tasks on two ranks of two goroutines run four at a time,
+// where the fair share alone would give each rank one.
+func TestLongTasksFillEveryGoroutine(t *testing.T) {
+	mpitest.Worlds(t, []int{2}, func(ctx context.Context, c mpi.Comm) error {
+		var running, most atomic.Int32
+		_, err := mpimap.Map(ctx, c, indices(6), func(_ context.Context, i int) (int, error) {
+			now := running.Add(1)
+			for old := most.Load(); now > old && !most.CompareAndSwap(old, now); old = most.Load() {
+			}
+			time.Sleep(300 * time.Millisecond)
+			running.Add(-1)
+			return i, nil
+		}, mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithWorkers(2))
+		if err != nil {
+			return err
+		}
+		all, err := allSum(c, int64(most.Load()))
+		if err != nil || all < 4 {
+			return fmt.Errorf("at most %d tasks ran at once on the two ranks (%v), want 4", all, err)
 		}
 		return nil
 	})

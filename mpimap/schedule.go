@@ -147,7 +147,8 @@ func pieceSize(count, workers int, dealt bool) int {
 }
 
 // window sizes the tasks a worker keeps requested or at hand under Dynamic
-// and Guided: two chunks per worker goroutine, plus what its goroutines get
+// and Guided: two chunks per worker goroutine (one, for tasks far longer than
+// a round trip), plus what its goroutines get
 // through in one round trip to the dealer (the bandwidth-delay product), so
 // that short tasks are never held up by messaging while the tail imbalance
 // stays within about one round trip. Capped at 256 chunks or 4096 tasks per
@@ -159,6 +160,12 @@ type window struct {
 
 func (w *window) target() int {
 	base := mulSat(2*w.workers, w.chunk)
+	if w.rtt > 0 && w.perTask > 20*w.rtt {
+		// Long tasks: a chunk for each goroutine is enough, the next one
+		// asked for as a goroutine frees; more would be taken from ranks
+		// that are idle at the end.
+		base = mulSat(w.workers, w.chunk)
+	}
 	limit := mulSat(max(mulSat(256, w.chunk), 4096), w.workers)
 	switch {
 	case w.rtt == 0: // no round trip measured yet

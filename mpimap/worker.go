@@ -18,8 +18,9 @@ type executor interface {
 }
 
 // drainGrace is how long a stopped map waits for the tasks in flight before
-// abandoning them, so that a job at its time limit still gets to save what
-// it has (Slurm kills 30 s after its warning by default).
+// abandoning them, unless WithDrainGrace says otherwise: so that a job at its
+// time limit still gets to save what it has (Slurm kills 30 s after its
+// warning by default).
 var drainGrace = 10 * time.Second
 
 // holdFor is how long a worker that awaits chunks keeps finished results to
@@ -29,6 +30,8 @@ const holdFor = time.Millisecond
 type worker[R any] struct {
 	exec      executor
 	chunk     int
+	slots     int           // the executor's goroutines: the dealer lets it hold a chunk for each
+	grace     time.Duration // how long a stop waits for running tasks
 	local     bool // rank 0's own: its reports cost nothing, so none waits
 	win       window
 	exhausted bool // no more chunks will come
@@ -47,7 +50,7 @@ type worker[R any] struct {
 // share is known in advance: it is handed over at once, and a worker asks
 // for chunks only if failed tasks may come back to run again (retries).
 func newWorker[R any](exec executor, workers, chunk int, share *span, retries, local bool) *worker[R] {
-	w := &worker[R]{exec: exec, chunk: chunk, local: local, own: map[int]error{},
+	w := &worker[R]{exec: exec, chunk: chunk, slots: workers, grace: drainGrace, local: local, own: map[int]error{},
 		win: window{workers: max(workers, 1), chunk: chunk}}
 	if share != nil {
 		exec.add(*share)
@@ -103,7 +106,7 @@ func (w *worker[R]) next(now time.Time) *report[R] {
 	if w.finished {
 		return nil
 	}
-	if w.stopping && w.exec.held() > 0 && now.Sub(w.stoppedAt) > drainGrace {
+	if w.stopping && w.exec.held() > 0 && now.Sub(w.stoppedAt) > w.grace {
 		w.exec.abandon()
 	}
 	held := w.exec.held()
@@ -120,7 +123,7 @@ func (w *worker[R]) next(now time.Time) *report[R] {
 	if !(len(w.ready) > 0 && !hold || want > 0 || final) {
 		return nil
 	}
-	rep := &report[R]{kind: kindResults, want: want, pieces: w.ready}
+	rep := &report[R]{kind: kindResults, want: want, slots: w.slots, pieces: w.ready}
 	if final {
 		rep.kind, rep.cause, w.finished = kindFinal, w.cause, true
 	}
