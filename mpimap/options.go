@@ -201,7 +201,7 @@ type config struct {
 	logs       slog.Handler
 	streamLogs bool
 	grace      *time.Duration // WithDrainGrace, if given
-	err        error // the first invalid option
+	err        error          // the first invalid option
 }
 
 func newConfig(opts []Option) config {

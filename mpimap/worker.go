@@ -32,7 +32,7 @@ type worker[R any] struct {
 	chunk     int
 	slots     int           // the executor's goroutines: the dealer lets it hold a chunk for each
 	grace     time.Duration // how long a stop waits for running tasks
-	local     bool // rank 0's own: its reports cost nothing, so none waits
+	local     bool          // rank 0's own: its reports cost nothing, so none waits
 	win       window
 	exhausted bool // no more chunks will come
 	awaiting  bool // a request for chunks is unanswered
