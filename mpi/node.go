@@ -1,23 +1,19 @@
 package mpi
 
-import "slices"
-
 // NodeLeader returns, on every rank of c, the lowest rank of c that shares
 // this rank's node: the ranks that share memory with it, as
 // MPI_Comm_split_type with MPI_COMM_TYPE_SHARED groups them. It is
 // collective. Local's ranks, and the one rank of a build without MPI, share
-// one node. For a Comm that this package did not make, ranks are grouped by
-// Host.
+// one node. A Comm that this package did not make (a wrapper of the
+// caller's) cannot be asked: each of its ranks is a node of its own, and
+// NodeLeader returns at once.
 func NodeLeader(c Comm) (int, error) {
-	if cc, ok := c.(*comm); ok {
-		if t, ok := cc.t.(interface{ nodeLeader() (int, error) }); ok {
-			return t.nodeLeader()
-		}
-		return 0, nil // in one process: one node
+	cc, ok := c.(*comm)
+	if !ok {
+		return c.Rank(), nil
 	}
-	hosts, err := AllgatherSlice(c, []byte(c.Host()))
-	if err != nil {
-		return 0, err
+	if t, ok := cc.t.(interface{ nodeLeader() (int, error) }); ok {
+		return t.nodeLeader()
 	}
-	return slices.IndexFunc(hosts, func(h []byte) bool { return string(h) == c.Host() }), nil
+	return 0, nil // in one process: one node
 }
