@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hpcmap/hpcmap/internal/mpitest"
 	"github.com/hpcmap/hpcmap/mpi"
@@ -196,5 +197,23 @@ func TestLeadersStats(t *testing.T) {
 			}
 			return nil
 		})
+	})
+}
+
+// Jobs of 12 and 16 ranks, oversubscribed, in nodes of 3 and 4 (the last
+// node short): every function, schedule and chunk through leaders, under
+// both launchers.
+func TestLeadersUnderLaunchers(t *testing.T) {
+	mpitest.ForEachLauncher(t, "./testdata/tree", func(launcher, bin string) {
+		for _, c := range []struct{ np, k int }{{12, 4}, {16, 3}} {
+			t.Run(fmt.Sprintf("%s/np=%d/node=%d", launcher, c.np, c.k), func(t *testing.T) {
+				t.Setenv("HPCMAP_NODE_SIZE", strconv.Itoa(c.k))
+				job := mpitest.Launch(t, launcher, c.np, 240*time.Second, bin)
+				if job.Exit != 0 || !strings.Contains(job.Output, "tree: 120 maps right") {
+					t.Fatalf("exit %d after %v\n%s", job.Exit, job.Elapsed, job.Output)
+				}
+				t.Logf("%v", job.Elapsed.Round(time.Millisecond))
+			})
+		}
 	})
 }
