@@ -85,9 +85,6 @@ func (m *mapper[R]) deal(ctx context.Context, d *dealer[R], g *gather[R], own *w
 				return err
 			}
 		}
-		if m.poisoned.Load() {
-			return errConcurrent
-		}
 		if answers := d.answer(); len(answers) > 0 {
 			progress = true
 			if err := m.deliver(now, out, own, answers); err != nil {
@@ -104,6 +101,9 @@ func (m *mapper[R]) deal(ctx context.Context, d *dealer[R], g *gather[R], own *w
 		}
 		g.mon.tick(d.settled, len(d.fails))
 		if d.finished() {
+			if m.poisoned.Load() {
+				return errConcurrent
+			}
 			d.loads[0] = m.load.load
 			for r, l := range d.loads {
 				g.mon.load(r, l)
@@ -217,9 +217,6 @@ func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out
 		if ctx.Err() != nil {
 			w.stop(now, causeOf(ctx))
 		}
-		if m.poisoned.Load() {
-			return errConcurrent
-		}
 		if rep := w.next(now); rep != nil {
 			if final, err := m.sendReport(out, rep); final || err != nil {
 				return err
@@ -241,8 +238,13 @@ func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out
 }
 
 // sendReport sends rep to this rank's dealer, and says whether it was the
-// final one.
+// final one. A map that another map ran beside on this rank fails instead
+// of ending: at its end, so that a map started beside it on another rank
+// also finds it running, and is refused there too.
 func (m *mapper[R]) sendReport(out *outbox, rep *report[R]) (final bool, err error) {
+	if rep.kind == kindFinal && m.poisoned.Load() {
+		return true, errConcurrent
+	}
 	if rep.kind == kindFinal {
 		own := m.load.load
 		own.messages++ // this one
@@ -339,9 +341,6 @@ func (m *mapper[R]) lead(ctx context.Context, l *leader[R], pool *pool[R], up, d
 		}
 		if ctx.Err() != nil && !l.up.stopping {
 			l.stop(now, causeOf(ctx))
-		}
-		if m.poisoned.Load() {
-			return errConcurrent
 		}
 		if orders := l.orders(); len(orders) > 0 {
 			progress = true

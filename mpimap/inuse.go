@@ -21,11 +21,12 @@ type commState struct {
 	nodes  []int        // the machine's grouping of the ranks by node (layout.leaderOf), once known
 }
 
-// machineLayout is c's ranks grouped by node as the machine groups them,
-// asked of MPI at the first map on c and remembered: the same on every
-// rank, since every rank's maps on c begin in the same order.
-func machineLayout(c mpi.Comm, np int) (layout, error) {
-	st := stateOf(c)
+// machineLayout is the ranks of user's communicator grouped by node as the
+// machine groups them, asked of MPI (through c, the map's handle to it) at
+// the first map on it and remembered: the same on every rank, since every
+// rank's maps on it begin in the same order.
+func machineLayout(user, c mpi.Comm, np int) (layout, error) {
+	st := stateOf(user)
 	if st != nil {
 		st.mu.Lock()
 		nodes := st.nodes
@@ -66,8 +67,10 @@ var errNested = errors.New("mpimap: Map called inside a task of another map: a t
 // begin registers a map on c and returns its sequence number and the flag
 // that tells it another map was tried while it ran. A map begun while
 // another runs is refused at once, without communicating, and the running
-// one is told to fail: on some ranks the two may have begun in the other
-// order, so neither can be trusted.
+// one is told to fail, when it ends, on every rank: on some ranks the two
+// may have begun in the other order, so neither can be trusted. It runs to
+// its end rather than failing at once, so that the second map finds it
+// running, and is refused, on every rank.
 func begin(ctx context.Context, c mpi.Comm) (seq uint64, poisoned *atomic.Bool, end func(), err error) {
 	if _, inTask := ctx.Value(workerKey{}).(*workerLog); inTask {
 		return 0, nil, func() {}, errNested

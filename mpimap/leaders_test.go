@@ -34,7 +34,7 @@ func withNodeSize(t *testing.T, k int, f func(t *testing.T)) {
 func TestLeadersMatrix(t *testing.T) {
 	for _, k := range nodeSizes {
 		withNodeSize(t, k, func(t *testing.T) {
-			mpitest.Worlds(t, []int{1, 4, 7, 9}, func(ctx context.Context, c mpi.Comm) error {
+			mpitest.Worlds(t, []int{4, 9}, func(ctx context.Context, c mpi.Comm) error {
 				np := c.Size()
 				var errs []error
 				for _, n := range []int{0, 1, np - 1, np + 1, 1000} {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hpcmap/hpcmap/internal/claim"
 	"github.com/hpcmap/hpcmap/internal/codec"
 	"github.com/hpcmap/hpcmap/mpi"
 )
@@ -137,6 +138,14 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 		return nil, berr // on this rank alone: see begin
 	}
 	defer end()
+	// Every call of the map's goes through a handle of its own: meanwhile
+	// mpi refuses anyone else's collective on c (a task's, say), with an
+	// error that says why, instead of mixing it into the map's.
+	user := c
+	if handle, release, ok := claim.Comm(c, "a Map"); ok {
+		defer release()
+		c = handle.(mpi.Comm)
+	}
 	reapAbandoned()
 	cfg := newConfig(opts)
 	rc, cerr := codec.New[R]()
@@ -189,7 +198,7 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 	if k > 0 || m.np == 1 {
 		m.layout, err = nodeLayout(c, m.np, k)
 	} else {
-		m.layout, err = machineLayout(c, m.np)
+		m.layout, err = machineLayout(user, c, m.np)
 	}
 	if err != nil {
 		return nil, err // every rank's: the collective failed
@@ -198,7 +207,13 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
 	switch {
 	case m.rank == 0:
-		return g.results, m.runRoot(ctx, g)
+		if err := m.runRoot(ctx, g); err != nil {
+			if errors.Is(err, errConcurrent) {
+				return nil, err // results of two maps, maybe mixed
+			}
+			return g.results, err
+		}
+		return g.results, nil
 	case m.layout.leads(m.rank):
 		return nil, m.relay(ctx)
 	}
