@@ -57,7 +57,7 @@ func (m *mapper[R]) root(ctx context.Context, g *gather[R]) error {
 
 // deal is rank 0's loop: reports in, orders out, until the map is over.
 func (m *mapper[R]) deal(ctx context.Context, d *dealer[R], g *gather[R], own *worker[R], pool *pool[R], out *outbox) error {
-	var idle idler[R]
+	idle := idler[R]{spin: m.spin}
 	for {
 		now := time.Now()
 		progress, err := m.takeReports(d.receive, len(d.workers))
@@ -206,7 +206,7 @@ func (m *mapper[R]) work(ctx context.Context) error {
 // report is a worker rank's loop: orders in, reports out, until the final
 // report is sent.
 func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out *outbox) error {
-	var idle idler[R]
+	idle := idler[R]{spin: m.spin}
 	for {
 		progress := false
 		now := time.Now()
@@ -318,7 +318,7 @@ func (m *mapper[R]) relay(ctx context.Context) error {
 // lead is a node leader's loop: reports from its node and orders from rank
 // 0 in, orders down and reports up out, until its final report is sent.
 func (m *mapper[R]) lead(ctx context.Context, l *leader[R], pool *pool[R], up, down *outbox) error {
-	var idle idler[R]
+	idle := idler[R]{spin: m.spin}
 	for {
 		now := time.Now()
 		progress, err := m.takeReports(l.fromNode, len(l.node.workers))
@@ -412,7 +412,7 @@ func (m *mapper[R]) awaitOutcome(ctx context.Context, own map[int]error, out *ou
 			out.abandon()
 		}
 	}()
-	var idle idler[R]
+	idle := idler[R]{spin: m.spin}
 	for {
 		if err := out.poll(); err != nil {
 			return err

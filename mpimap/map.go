@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -115,8 +116,9 @@ type mapper[R any] struct {
 	skip      *bitset
 	journaled int
 
-	layout layout // who deals to whom
-	dealer int    // the rank this rank reports to, unless it is 0
+	layout layout        // who deals to whom
+	dealer int           // the rank this rank reports to, unless it is 0
+	spin   time.Duration // how long a quiet loop only yields (idler)
 
 	inbox []byte    // reused for every message received
 	load  loadCount // the map messages this rank handled
@@ -204,6 +206,10 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 		return nil, err // every rank's: the collective failed
 	}
 	m.dealer = m.layout.dealerOf(m.rank)
+	m.spin = spinFor
+	if k == 0 && len(m.layout.members(m.layout.leaderOf[m.rank])) <= runtime.NumCPU() {
+		m.spin = spinAlone // a core for each rank of the node: spinning takes from no one
+	}
 	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
 	switch {
 	case m.rank == 0:

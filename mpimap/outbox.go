@@ -111,7 +111,8 @@ func reapAbandoned() {
 // long quiet spell sleeping longer, so that an idle rank leaves its cores to
 // the workers. A piece finishing locally ends the wait at once.
 type idler[R any] struct {
-	since time.Time // when the quiet spell began; zero while busy
+	since time.Time     // when the quiet spell began; zero while busy
+	spin  time.Duration // how long it only yields: spinFor or spinAlone
 	timer *time.Timer
 }
 
@@ -121,6 +122,12 @@ const (
 	// spinFor is how long a quiet rank only yields: longer than a round trip
 	// between ranks, so that a reply on its way is not met by a sleep.
 	spinFor = 50 * time.Microsecond
+	// spinAlone is how long when the rank's node has a core for each of its
+	// ranks, whose spinning takes from no one: a sleep, once every goroutine
+	// of the rank waits, can last a millisecond (the runtime's poller waits
+	// in whole milliseconds), and a rank bound to one core is then idle for
+	// a millisecond of every exchange that goes quiet for a while.
+	spinAlone = time.Millisecond
 	// napFor is how long it then takes short sleeps before longer ones, and
 	// dozeFor before the longest: a rank whose tasks run for seconds polls
 	// a hundred times a second, at a cost of about a percent of a core.
@@ -136,7 +143,7 @@ func (i *idler[R]) wait(p *pool[R], cancelled <-chan struct{}, poll bool) {
 		i.since = now
 	}
 	quiet := now.Sub(i.since)
-	if poll && quiet < spinFor {
+	if poll && quiet < max(i.spin, spinFor) {
 		runtime.Gosched()
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,6 +211,11 @@ func (p *pool[R]) work(ctx context.Context, w int, resume *pieceDone[R]) {
 		p.run.piece(ctx, d, log)
 		p.done <- *d
 		d = nil
+		// Let the rank's loop see the piece: on a rank with one processor
+		// (GOMAXPROCS=1, a rank bound to one core) it runs only when this
+		// goroutine yields, and it must ask for more tasks before the queue
+		// runs dry, not after.
+		runtime.Gosched()
 	}
 }
 
