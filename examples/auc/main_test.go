@@ -94,19 +94,19 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// The figure the README shows for 2e7 bars is what auc prints, to the
+// The figure the examples' guide shows for 2e7 bars is what auc prints, to the
 // digits shown, at any number of ranks.
-func TestREADMEFigure(t *testing.T) {
+func TestGuideFigure(t *testing.T) {
 	if mpitest.RealMPI() {
-		t.Skip("the README is read by the plain test run")
+		t.Skip("the guide is read by the plain test run")
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/examples.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`auc -n 20000000 .*The area is ([0-9.]+)`).FindSubmatch(readme)
 	if m == nil {
-		t.Fatal("the README shows no area for auc -n 20000000")
+		t.Fatal("docs/examples.md shows no area for auc -n 20000000")
 	}
 	shown := string(m[1])
 	want, _ := strconv.ParseFloat(shown, 64)
@@ -118,7 +118,7 @@ func TestREADMEFigure(t *testing.T) {
 			return err
 		}
 		if math.Abs(got-want) > tol {
-			return fmt.Errorf("%d ranks print %.10g; the README shows %s", c.Size(), got, shown)
+			return fmt.Errorf("%d ranks print %.10g; docs/examples.md shows %s", c.Size(), got, shown)
 		}
 		return nil
 	})
