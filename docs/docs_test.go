@@ -28,10 +28,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/hpcmap/hpcmap/internal/mpitest"
 )
@@ -144,6 +146,64 @@ func TestFragmentsParse(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLinks follows every link of the README and the guides to a file of the
+// repository, and to its heading where the link names one, so that moving a
+// guide or renaming a section cannot leave a link behind.
+func TestLinks(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for name, path := range documents(t) {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			target, anchor, _ := strings.Cut(m[1], "#")
+			if strings.Contains(target, "://") {
+				continue
+			}
+			file := path
+			if target != "" {
+				file = filepath.Join(filepath.Dir(path), target)
+			}
+			if _, err := os.Stat(file); err != nil {
+				t.Errorf("%s: the link %s leads nowhere: %v", name, m[1], err)
+				continue
+			}
+			if anchor != "" && !slices.Contains(headings(t, file), anchor) {
+				t.Errorf("%s: the link %s names no heading of %s", name, m[1], file)
+			}
+		}
+	}
+}
+
+// headings are the anchors GitHub gives the headings of the Markdown file at
+// path: lower case, spaces as hyphens, other punctuation dropped.
+func headings(t *testing.T, path string) []string {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var anchors []string
+	for line := range strings.Lines(string(text)) {
+		title, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " ")
+		if !ok || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		anchor := strings.Map(func(r rune) rune {
+			switch {
+			case r == ' ':
+				return '-'
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, strings.TrimSpace(title))
+		anchors = append(anchors, anchor)
+	}
+	return anchors
 }
 
 // runLimit bounds one run of a program; the guides' programs take well under
