@@ -172,7 +172,7 @@ func TestReduceEveryTypeAndOp(t *testing.T) {
 		var errs []error
 		for _, op := range []mpi.Op{mpi.Sum, mpi.Prod, mpi.Min, mpi.Max} {
 			// Values small enough that no type overflows at np=8.
-			for _, err := range []error{
+			errs = append(errs,
 				reduceCase(c, op, func(r, i int) int8 { return int8((r+i)%3 - 1) }),
 				reduceCase(c, op, func(r, i int) int16 { return int16(r*7 - i) }),
 				reduceCase(c, op, func(r, i int) int32 { return int32(r - 3*i) }),
@@ -185,9 +185,7 @@ func TestReduceEveryTypeAndOp(t *testing.T) {
 				reduceCase(c, op, func(r, i int) uint { return uint(r + 2*i) }),
 				reduceCase(c, op, func(r, i int) float32 { return float32(r) - float32(i)/2 }),
 				reduceCase(c, op, func(r, i int) float64 { return float64(r)*0.5 - float64(i) }),
-			} {
-				errs = append(errs, err)
-			}
+			)
 		}
 		return errors.Join(errs...)
 	})
