@@ -84,32 +84,7 @@ export OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_btl_vader_single_copy_me
 export MPIRUN=${MPIRUN:-mpirun.openmpi}
 cd "$work"
 
-fail() {
-	say "FAIL: $*"
-	failures=$((failures + 1))
-}
-pass() { say "ok: $*"; }
-
-# submit [SBATCH_OPTIONS...] SCRIPT [ARGS...] submits a script of this folder
-# (options before its name are sbatch's, as on the command line) and waits for
-# it: sbatch's exit code is the job's. Sets job to the job id.
-submit() {
-	local opts=() t rc=0
-	while [[ $1 == -* ]]; do
-		opts+=("$1")
-		shift
-	done
-	local name=$1
-	shift
-	t=$(now)
-	job=$(timeout "$limit" sbatch --parsable --wait "${opts[@]}" "$here/$name" "$@") || rc=$?
-	job=${job%%;*}
-	say "$name ${opts[*]}: job $job exit $rc in $(since "$t") s"
-	return "$rc"
-}
-
-# show FILE prints a job's output after a failed check.
-show() { sed 's/^/    | /' "$1" >&2 || true; }
+. "$here/test-lib.sh" # fail, pass, show, submit, start, ...
 
 # placement FILE prints the summary line of the program's placement report.
 placement() { grep -m1 '^placement: [0-9]' "$1" || true; }
