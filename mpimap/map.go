@@ -74,7 +74,6 @@ type job[R any] struct {
 	fn     func(ctx context.Context, i int) (R, error) // nil if the caller's fn was nil
 	digest func() int64                                // of the arguments' content, compared across ranks
 	head   func(key []string) (journalHead, error)     // the journal's fingerprint
-	each   bool                                        // results go to a sink
 }
 
 func argsJob[T, R any](args []T, fn func(context.Context, T) (R, error), name string) job[R] {

@@ -77,7 +77,7 @@ func (t trial) safeTask(i int) (r string, err error) {
 			err = fmt.Errorf("%v", v)
 		}
 	}()
-	return t.task(nil, i)
+	return t.task(context.Background(), i)
 }
 
 // run runs the trial on c and returns rank 0's results (in index order) and
