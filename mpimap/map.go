@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	agreeing "github.com/hpcmap/hpcmap/internal/agree"
 	"github.com/hpcmap/hpcmap/internal/claim"
 	"github.com/hpcmap/hpcmap/internal/codec"
 	"github.com/hpcmap/hpcmap/mpi"
@@ -345,33 +346,31 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 // passed the same settings, so that a mistake on one rank is an error on
 // every rank instead of a hang or a wrong result.
 func agree(c mpi.Comm, settings []setting, local error) error {
-	k := len(settings)
-	src := make([]int64, 2*k+1)
+	vals := make([]int64, len(settings))
 	for i, s := range settings {
-		src[i], src[k+i] = s.v, -s.v
+		vals[i] = s.v
 	}
-	if local != nil {
-		src[2*k] = 1
-	}
-	max := make([]int64, len(src))
-	if err := c.Allreduce(mpi.Bytes(max), mpi.Bytes(src), mpi.Int64, mpi.Max); err != nil {
-		return fmt.Errorf("mpimap: checking the map across ranks: %w", err)
-	}
-	if max[2*k] != 0 {
-		return refusal(c, local)
+	ranges, err := agreeing.Values(c, local, vals...)
+	var other *agreeing.RankError
+	switch {
+	case errors.As(err, &other) && err == other:
+		return fmt.Errorf("mpimap: %w", err) // another rank's refusal
+	case err != nil:
+		return err
 	}
 	var differ []string
 	for i, s := range settings {
-		if max[i] == -max[k+i] {
+		r := ranges[i]
+		if r.Same() {
 			continue
 		}
 		switch s.name {
 		case "args":
-			return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", -max[k+i], max[i])
+			return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", r.Min, r.Max)
 		case "args content":
 			return fmt.Errorf("mpimap: args differ in content across ranks (%d of them on every rank): every rank must pass the same args", settings[0].v)
 		case "map sequence":
-			return fmt.Errorf("mpimap: the ranks are at different maps on this communicator (from the %dth to the %dth): every rank must call the same maps in the same order", -max[k+i], max[i])
+			return fmt.Errorf("mpimap: the ranks are at different maps on this communicator (from the %dth to the %dth): every rank must call the same maps in the same order", r.Min, r.Max)
 		}
 		differ = append(differ, fmt.Sprintf("%s (%s)", s.what, s.name))
 	}
@@ -379,28 +378,6 @@ func agree(c mpi.Comm, settings []setting, local error) error {
 		return fmt.Errorf("mpimap: ranks passed different %s: every rank must pass the same options", strings.Join(differ, ", "))
 	}
 	return nil
-}
-
-// refusal is the error of a map that some rank refused: its own reason, or
-// the first refusing rank's, which the ranks exchange (only on this path).
-func refusal(c mpi.Comm, local error) error {
-	var mine []byte
-	if local != nil {
-		mine = []byte(local.Error())
-	}
-	all, err := mpi.AllgatherSlice(c, mine)
-	switch {
-	case local != nil:
-		return local
-	case err != nil:
-		return fmt.Errorf("mpimap: another rank refused the map: %w", err)
-	}
-	for r, why := range all {
-		if len(why) > 0 {
-			return fmt.Errorf("mpimap: rank %d refused the map: %s", r, why)
-		}
-	}
-	return errors.New("mpimap: another rank refused the map")
 }
 
 // interruption describes a map stopped by a cancelled context: the tasks
