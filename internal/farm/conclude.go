@@ -28,10 +28,12 @@ func (f *farm) sink(k int, out Outcome) error {
 	}
 	if f.log != nil {
 		if err := f.log.add(i+1, &out, cmd); err != nil {
+			f.sinkErr = err
 			return err
 		}
 	}
-	if err := f.print.add(k, strings.Join(args, " "), out.Stdout, out.Stderr); err != nil {
+	if err := f.print.add(k, strings.Join(args, " "), &out); err != nil {
+		f.sinkErr = err
 		return err
 	}
 	failed := out.Exitval != 0 || out.Signal != 0
@@ -51,7 +53,6 @@ func (f *farm) sink(k int, out Outcome) error {
 		}
 		f.halt(errHalted)
 	}
-	f.progress.tick(failed)
 	return nil
 }
 
@@ -71,7 +72,10 @@ func (f *farm) stoppedWith(out Outcome) bool {
 // conclude ends a run on every rank: stops what is left of the tasks,
 // reports, and agrees on the exit status.
 func (f *farm) conclude(interrupted bool, taskErrs []error, deadline time.Time) (int, error) {
-	status := f.finish(deadline)
+	status, err := f.finishTogether(deadline)
+	if err != nil {
+		return 0, err
+	}
 	mine := []int64{}
 	f.runner.mu.Lock()
 	for _, seq := range f.runner.interrupted {
@@ -93,19 +97,38 @@ func (f *farm) conclude(interrupted bool, taskErrs []error, deadline time.Time) 
 	return int(codes[0]) & 0xff, nil
 }
 
-// finish stops this rank's leftover processes and, on rank 0, flushes the
-// output and closes the joblog; it returns rank 0's error in doing so.
-func (f *farm) finish(deadline time.Time) error {
+// finishTogether ends the run on every rank: stops this rank's leftover
+// processes, and prints what rank 0 still holds, fetching the output that
+// other ranks kept, which they serve meanwhile. It returns rank 0's error
+// in printing (or writing the joblog), and err when MPI failed.
+func (f *farm) finishTogether(deadline time.Time) (status, err error) {
 	f.runner.groups.shutdown(deadline)
+	defer f.runner.keep.close()
 	if f.c.Rank() != 0 {
-		return nil
+		return nil, serveKept(f.c, f.runner.keep)
 	}
-	err := f.print.flush()
+	ft := &fetcher{c: f.c, own: f.runner.keep}
+	status = f.closeOutput(ft)
+	return status, ft.end()
+}
+
+// finish stops this rank's leftover processes after the map failed and,
+// on rank 0, prints what it can and closes the joblog.
+func (f *farm) finish(deadline time.Time) {
+	f.runner.groups.shutdown(deadline)
+	defer f.runner.keep.close()
+	if f.c.Rank() == 0 {
+		f.closeOutput(nil)
+	}
+}
+
+// closeOutput prints what rank 0 still holds and closes the joblog.
+func (f *farm) closeOutput(ft *fetcher) error {
+	err := f.print.flush(ft)
 	if f.log != nil {
 		err = errors.Join(err, f.log.close())
 	}
-	f.progress.end()
-	return err
+	return errors.Join(f.sinkErr, err)
 }
 
 // report says on rank 0 how the run ended, and gives the exit status.
@@ -136,6 +159,8 @@ func (f *farm) report(finishErr error, interrupted bool, taskErrs []error, stopp
 	notStarted := len(f.todo) - f.tally.done - len(seqs)
 	sig, by := syscall.SIGTERM, "SIGTERM"
 	switch why := context.Cause(f.signals); {
+	case f.sinkErr != nil:
+		by = "the error above"
 	case why == nil:
 		by = "a signal to another rank"
 	case strings.HasPrefix(why.Error(), syscall.SIGINT.String()):
@@ -152,7 +177,7 @@ func (f *farm) report(finishErr error, interrupted bool, taskErrs []error, stopp
 	} else {
 		fmt.Fprintf(w, "hpcmap farm: with --joblog FILE, --resume could have run just the others.\n")
 	}
-	if code == 0 || code == exitError {
+	if f.sinkErr == nil && (code == 0 || code == exitError) {
 		code = 128 + int(sig)
 	}
 	return code

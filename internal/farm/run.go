@@ -74,13 +74,13 @@ type farm struct {
 	runner *runner
 
 	// On rank 0.
-	log      *joblog
-	print    *printer
-	tally    tally
-	progress *progress
-	halt     context.CancelCauseFunc
-	stopped  atomic.Int64 // when a signal stopped the farm, in Unix nanoseconds
-	late     []int64      // tasks that failed as the signal came: interrupted
+	log     *joblog
+	print   *printer
+	tally   tally
+	sinkErr error // rank 0's failure to print or log, which stopped the map
+	halt    context.CancelCauseFunc
+	stopped atomic.Int64 // when a signal stopped the farm, in Unix nanoseconds
+	late    []int64      // tasks that failed as the signal came: interrupted
 }
 
 // say writes a message on rank 0.
@@ -120,7 +120,6 @@ func (f *farm) setup() error {
 		f.total += int(n[0])
 	}
 	f.first++
-	shimWindow.Store(int64(f.total))
 	args, names, err := shareInputs(f.c, o, f.stdio.Stdin)
 	if err != nil {
 		return err
