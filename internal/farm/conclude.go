@@ -15,7 +15,7 @@ import (
 // sink takes a finished task on rank 0: the joblog, the tally and --halt,
 // the output, the progress.
 func (f *farm) sink(k int, out Outcome) error {
-	i := f.todo[k]
+	i := int(f.todo[k])
 	if f.stoppedWith(out) {
 		f.late = append(f.late, int64(i+1))
 		return nil

@@ -128,7 +128,7 @@ func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
 		// The map may start a task in the moment before it sees the stop.
 		return Outcome{}, errStopped
 	}
-	i := f.todo[k]
+	i := int(f.todo[k])
 	slot := <-f.free
 	defer func() { f.free <- slot }()
 	t := task{seq: i + 1, slot: slot, localSlot: slot - f.first, command: f.tmpl.render(f.args.Args(i), i+1, slot)}
