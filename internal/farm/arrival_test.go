@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,40 @@ func TestOutputFails(t *testing.T) {
 		}
 		if status != exitError || !strings.Contains(errw.String(), "no space left on device") {
 			return fmt.Errorf("exit %d, stderr %q; want 255 and the writer's error", status, errw.String())
+		}
+		return nil
+	})
+}
+
+// TestFailureJustBeforeAStop: Slurm signals the tasks with the ranks, so a
+// task may die of the signal and its result reach rank 0 before rank 0 has
+// seen the signal itself. A task that fails within the second before the
+// stop counts as interrupted: out of the joblog, run again by --resume.
+func TestFailureJustBeforeAStop(t *testing.T) {
+	parallelInProcess(t)
+	mpitest.Worlds(t, []int{1, 2}, func(ctx context.Context, c mpi.Comm) error {
+		dir, err := sharedDir(t, c)
+		if err != nil {
+			return err
+		}
+		log, mark := filepath.Join(dir, "joblog"), filepath.Join(dir, "failed")
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() { // the signal, 0.3 s after the first task died of it
+			for _, err := os.Stat(mark); err != nil; _, err = os.Stat(mark) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond)
+			stop()
+		}()
+		r, err := farmRun(ctx, c, "", "-j1", "--grace", "1", "--joblog", log,
+			"if [ {} = 1 ]; then touch "+mark+"; exit 1; fi; sleep 30", ":::", "1", "2")
+		if err != nil || c.Rank() != 0 {
+			return err
+		}
+		data, _ := os.ReadFile(log)
+		if lines := strings.Count(string(data), "\n"); lines != 1 || !strings.Contains(r.stderr, "2 were interrupted (1 2)") {
+			return fmt.Errorf("joblog\n%s\nstderr %q; want the header alone, and both tasks interrupted", data, r.stderr)
 		}
 		return nil
 	})

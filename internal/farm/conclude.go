@@ -26,17 +26,24 @@ func (f *farm) sink(k int, out Outcome) error {
 	if out.TimedOut {
 		fmt.Fprintf(errw, "hpcmap farm: Warning: This job was killed because it timed out:\nhpcmap farm: Warning: %s\n", cmd)
 	}
-	if f.log != nil {
+	failed := out.Exitval != 0 || out.Signal != 0
+	if err := f.print.add(k, strings.Join(args, " "), &out); err != nil {
+		f.sinkErr = err
+		return err
+	}
+	out.Stdout, out.Stderr = nil, nil
+	if failed {
+		f.held = append(f.held, heldFailure{seq: i + 1, out: out, cmd: cmd})
+	} else if f.log != nil {
 		if err := f.log.add(i+1, &out, cmd); err != nil {
 			f.sinkErr = err
 			return err
 		}
 	}
-	if err := f.print.add(k, strings.Join(args, " "), &out); err != nil {
+	if err := f.settleFailures(false); err != nil {
 		f.sinkErr = err
 		return err
 	}
-	failed := out.Exitval != 0 || out.Signal != 0
 	if f.o.halt.when != "" {
 		switch why := f.o.halt.why; {
 		case why == "fail" && failed:
@@ -57,6 +64,41 @@ func (f *farm) sink(k int, out Outcome) error {
 }
 
 var errHalted = errors.New("--halt")
+
+// heldFailure is a failed task whose joblog line waits: a stop that comes
+// soon after may show that the stop ended it (see stoppedWith).
+type heldFailure struct {
+	seq int
+	out Outcome // without its output, printed already
+	cmd string
+}
+
+// holdFailures is how long a failed task waits before it counts as failed
+// for good: stoppedWith's second, and one more for the clocks of different
+// hosts.
+const holdFailures = 2 * time.Second
+
+// settleFailures decides what the held failures were: interrupted, if a
+// stop came within the second after they ended; failed, once that cannot
+// be, or at the end (final). A failed one goes into the joblog.
+func (f *farm) settleFailures(final bool) error {
+	now := float64(time.Now().UnixNano()) / 1e9
+	held := f.held[:0]
+	var err error
+	for _, h := range f.held {
+		switch {
+		case f.stoppedWith(h.out):
+			f.late = append(f.late, int64(h.seq))
+			f.tally.forget(h.out.Exitval, h.out.Signal)
+		case !final && now < h.out.Start+h.out.Runtime+holdFailures.Seconds():
+			held = append(held, h)
+		case f.log != nil && err == nil:
+			err = f.log.add(h.seq, &h.out, h.cmd)
+		}
+	}
+	f.held = held
+	return err
+}
 
 // stoppedWith reports whether a task that failed in the second before
 // a signal stopped the farm was stopped by that signal: Slurm's scancel
@@ -124,7 +166,7 @@ func (f *farm) finish(deadline time.Time) {
 
 // closeOutput prints what rank 0 still holds and closes the joblog.
 func (f *farm) closeOutput(ft *fetcher) error {
-	err := f.print.flush(ft)
+	err := errors.Join(f.print.flush(ft), f.settleFailures(true))
 	if f.log != nil {
 		err = errors.Join(err, f.log.close())
 	}

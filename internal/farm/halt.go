@@ -113,6 +113,14 @@ func (t *tally) add(exitval, signal int) (halt bool) {
 	return true
 }
 
+// forget uncounts a finished task that turned out to have been interrupted.
+func (t *tally) forget(exitval, signal int) {
+	t.done--
+	if exitval != 0 || signal != 0 {
+		t.failed--
+	}
+}
+
 // exitStatus is GNU Parallel's exit status: what a halt decided, or the
 // number of failed tasks, 101 for more than 100.
 func (t *tally) exitStatus() int {

@@ -82,6 +82,7 @@ type farm struct {
 	halt    context.CancelCauseFunc
 	stopped atomic.Int64 // when a signal stopped the farm, in Unix nanoseconds
 	late    []int64      // tasks that failed as the signal came: interrupted
+	held    []heldFailure
 }
 
 // say writes a message on rank 0.
