@@ -16,7 +16,10 @@ import (
 // the output, the progress.
 func (f *farm) sink(k int, out Outcome) error {
 	i := int(f.todo[k])
-	if f.stoppedWith(out) {
+	if out.NotRun {
+		return nil
+	}
+	if out.Interrupted || f.stoppedWith(out) {
 		f.late = append(f.late, int64(i+1))
 		return nil
 	}
@@ -194,6 +197,7 @@ func (f *farm) report(finishErr error, interrupted bool, taskErrs []error, stopp
 		all = append(all, r...)
 	}
 	slices.Sort(all)
+	all = slices.Compact(all) // a task's rank and rank 0 may both have noted it
 	var seqs []string
 	for _, s := range all {
 		seqs = append(seqs, fmt.Sprint(s))

@@ -28,7 +28,14 @@ type Outcome struct {
 	Kept     kept  // output larger than that: where it waits on the rank that ran the task
 	Received int64 // bytes of standard output
 	TimedOut bool
+	// A stop ended the task (Interrupted), or came before it started
+	// (NotRun): rank 0 counts it as such, and --resume runs it.
+	Interrupted, NotRun bool
 }
+
+// signalLag is how long a rank may take to notice a signal that reached
+// its tasks at the same moment.
+const signalLag = 20 * time.Millisecond
 
 // runner starts the tasks of one rank.
 type runner struct {
@@ -105,6 +112,16 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 	if w.timedOut {
 		// As GNU Parallel logs a job its --timeout killed.
 		out.Exitval, out.Signal, out.TimedOut = -1, int(syscall.SIGTERM), true
+	}
+	if failed := out.Exitval != 0 || out.Signal != 0; failed && !w.interrupted && r.signals.Err() == nil {
+		// A signal to the whole job (Slurm's) may end the task an instant
+		// before this rank has taken the same signal in: give it that
+		// instant, so that the task counts as interrupted, and no other
+		// task starts in the slot.
+		time.Sleep(signalLag)
+		if r.signals.Err() != nil {
+			w.interrupted = true
+		}
 	}
 	if w.interrupted {
 		r.mu.Lock()

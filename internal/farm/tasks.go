@@ -121,12 +121,13 @@ func (f *farm) start() error {
 }
 
 // task runs the k-th task of the run on this rank, again while it fails and
-// --retries allows. A task that a stop interrupted is an error, so that the
-// map counts it as not run.
+// --retries allows. A task that a stop interrupted, or that a stop came
+// before, is a result that says so: an error would be the task's failure
+// unless the engine has taken the stop in already, which it may not have.
 func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
-	if ctx.Err() != nil && f.runner.stopNow() {
+	if ctx.Err() != nil && f.runner.stopNow() || f.signals.Err() != nil {
 		// The map may start a task in the moment before it sees the stop.
-		return Outcome{}, errStopped
+		return Outcome{NotRun: true}, nil
 	}
 	i := int(f.todo[k])
 	slot := <-f.free
@@ -141,15 +142,14 @@ func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
 		case err != nil:
 			return out, err
 		case stopped:
-			return out, errStopped
+			out.Interrupted, out.Stdout, out.Stderr = true, nil, nil
+			return out, nil
 		case out.Exitval == 0 && out.Signal == 0, ctx.Err() != nil:
 			return out, nil
 		}
 	}
 	return out, nil
 }
-
-var errStopped = errors.New("farm: stopped")
 
 // shell is the shell that runs the commands: $PARALLEL_SHELL, as for GNU
 // Parallel, or /bin/sh.
