@@ -65,18 +65,20 @@ func TestProgress(t *testing.T) {
 	})
 }
 
-// TestLargeOutputTagged prints tasks' output of several megabytes, more
-// than a result carries: it waits on the rank that ran the task and comes
-// to rank 0 in pieces, each line tagged, in order.
-func TestLargeOutputTagged(t *testing.T) {
-	const size = inlineOutput + 1<<20 // bytes of "x\n" lines per task
-	args := []string{"-k", "--tag", "yes {} | head -c " + fmt.Sprint(size) + "; echo err {} >&2", ":::", "a", "b", "c", "d"}
+// TestLargeOutput prints tasks' output of several megabytes, more than a
+// result carries, beside small output: the large waits on the rank that
+// ran the task and comes to rank 0 in pieces, each line tagged, in order.
+func TestLargeOutput(t *testing.T) {
+	const size = (inlineOutput + 1<<20 + 999) / 1000 * 1000 // bytes of 1000-byte lines, beyond what a result carries
+	line := strings.Repeat("x", 998) // and the value and a newline: 1000 bytes
+	args := []string{"-k", "--tag", "yes {}" + line + " | head -c $(({}*" + fmt.Sprint(size) + ")); echo err {} >&2", ":::", "1", "0", "2"}
 	var want strings.Builder
-	for _, v := range []string{"a", "b", "c", "d"} {
-		want.WriteString(strings.Repeat(v+"\t"+v+"\n", size/2))
+	for _, v := range []string{"1", "0", "2"} {
+		n := size * int(v[0]-'0') / 1000
+		want.WriteString(strings.Repeat(v+"\t"+v+line+"\n", n))
 	}
 	inWorlds(t, "", args, func(np int, r ran) error {
-		if r.stdout != want.String() || r.stderr != "a\terr a\nb\terr b\nc\terr c\nd\terr d\n" || r.status != 0 {
+		if r.stdout != want.String() || r.stderr != "1\terr 1\n0\terr 0\n2\terr 2\n" || r.status != 0 {
 			return fmt.Errorf("%d bytes of output (want %d), stderr %q, exit %d", len(r.stdout), want.Len(), r.stderr, r.status)
 		}
 		return nil
