@@ -70,7 +70,7 @@ func TestProgress(t *testing.T) {
 // ran the task and comes to rank 0 in pieces, each line tagged, in order.
 func TestLargeOutput(t *testing.T) {
 	const size = (inlineOutput + 1<<20 + 999) / 1000 * 1000 // bytes of 1000-byte lines, beyond what a result carries
-	line := strings.Repeat("x", 998) // and the value and a newline: 1000 bytes
+	line := strings.Repeat("x", 998)                        // and the value and a newline: 1000 bytes
 	args := []string{"-k", "--tag", "yes {}" + line + " | head -c $(({}*" + fmt.Sprint(size) + ")); echo err {} >&2", ":::", "1", "0", "2"}
 	var want strings.Builder
 	for _, v := range []string{"1", "0", "2"} {
