@@ -54,13 +54,12 @@ func parseHalt(v string) (haltPolicy, error) {
 // tally counts what became of the tasks, on rank 0, to decide the exit
 // status and --halt.
 type tally struct {
-	policy    haltPolicy
-	total     int // tasks of the run (not those a --resume skipped)
-	done      int
-	failed    int
-	halted    bool
-	haltExit  int // the exit status a halt decided
-	haltCause string
+	policy   haltPolicy
+	total    int // tasks of the run (not those a --resume skipped)
+	done     int
+	failed   int
+	halted   bool
+	haltExit int // the exit status a halt decided
 }
 
 // add counts a finished task with its exit value and signal, and reports

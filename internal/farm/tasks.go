@@ -23,6 +23,11 @@ func (f *farm) run(ctx context.Context) (int, error) {
 	f.halt = halt
 	err := mpimap.EachN(runCtx, f.c, len(f.todo), f.task, f.sink, f.mapOptions()...)
 	interrupted := errors.Is(err, mpimap.ErrInterrupted)
+	if interrupted && !f.tally.halted {
+		// A signal to another rank stopped the map before this rank's
+		// own came, if it comes: the stop is now, for stoppedWith.
+		f.stopped.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	var taskErrs []error
 	var te *mpimap.TaskError
 	for _, e := range flatten(err) {
