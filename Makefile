@@ -22,11 +22,10 @@ help: ## list the targets
 deps: ## install OpenMPI, MPICH, mpi4py and GNU Parallel through apt if missing
 	@bash scripts/deps.sh openmpi mpich mpi4py parallel
 
-build: ## build the examples into bin/ (MPI=mpich: bin/mpich/; MPI=mpicc: any MPI's mpicc)
+build: ## build the examples and the hpcmap command into bin/ (MPI=mpich: bin/mpich/; MPI=mpicc: any MPI's mpicc)
 	@$(if $(filter mpicc,$(MPI)),,bash scripts/deps.sh $(if $(filter mpich,$(MPI)),mpich,openmpi))
 	@mkdir -p $(BINDIR)
 	$(if $(filter mpicc,$(MPI)),eval "$$(scripts/mpicc-flags.sh)" && )$(GO) build -tags $(MPI) -o $(BINDIR)/ $(addprefix ./examples/,$(EXAMPLES)) ./cmd/hpcmap
-	$(GO) build -o $(BINDIR)/ ./cmd/hpcmap-trace ./cmd/hpcmap-journal
 
 demo: ## find this machine's MPI (a module; apt on Debian only if none), build for it, run auc and mcscan on 2 ranks
 	@bash examples/demo.sh

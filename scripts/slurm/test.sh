@@ -3,7 +3,8 @@
 #
 # Brings up the cluster of cluster-up.sh, submits every script in this folder
 # with sbatch --wait under a timeout, checks what each job wrote (the checks
-# of time limits and scancel are in test-longrun.sh), and tears the cluster
+# of time limits and scancel are in test-longrun.sh, those of farm.sbatch in
+# test-farm.sh), and tears the cluster
 # down again, also when a check fails or the run is interrupted.
 # Exit code 0 only when every check passed.
 #
@@ -26,7 +27,7 @@ mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
 state=${HPCMAP_SLURM_STATE:-/tmp/hpcmap-slurm-test}
 limit=${HPCMAP_SLURM_TIMEOUT:-120}
 
-for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc" "$mpich_bin/mcscan"; do
+for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap" "$mpich_bin/auc" "$mpich_bin/mcscan" "$mpich_bin/hpcmap"; do
 	if [[ ! -x $b ]]; then
 		say "missing $b: run make build and make build MPI=mpich first"
 		exit 1
@@ -165,10 +166,10 @@ check_same() {
 }
 
 # journal_done FILE prints how many points a scan's journal holds (0 while
-# there is no journal yet), as hpcmap-journal reads it.
+# there is no journal yet), as hpcmap journal reads it.
 journal_done() {
 	local line
-	[[ -s $1 ]] && line=$("$HPCMAP_BIN/hpcmap-journal" "$1") || line=": 0 of"
+	[[ -s $1 ]] && line=$("$HPCMAP_BIN/hpcmap" journal "$1") || line=": 0 of"
 	line=${line##*: }
 	echo "${line%% of*}"
 }
@@ -215,6 +216,10 @@ else
 	fail "array.sbatch failed"
 	for f in array-"$job"_*.out; do show "$f"; done
 fi
+
+# --- hpcmap farm: test-farm.sh, on this cluster ---------------------------------------
+HPCMAP_MPICH_BIN=$mpich_bin HPCMAP_SLURM_MODE=$HPCMAP_SLURM_MODE HPCMAP_SLURM_TIMEOUT=$limit "$here/test-farm.sh" ||
+	fail "test-farm.sh: some checks of farm.sbatch failed (above)"
 
 # --- time limits and scancel: test-longrun.sh ---------------------------------------
 . "$here/test-longrun.sh"
