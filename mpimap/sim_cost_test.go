@@ -29,8 +29,9 @@ type machineCosts struct {
 	poll                                            float64 // the machines and pool of an iteration with nothing to do
 }
 
-// timeOp is the median time of op, in ns, over reps runs each long enough
-// to measure; setup runs untimed before each run.
+// timeOp is the least time of op, in ns, over reps runs each long enough to
+// measure; setup runs untimed before each run. The least, not the median:
+// other work on a shared machine only ever adds time.
 func timeOp(reps int, setup func(n int), op func(k int)) float64 {
 	n := 1
 	for {
@@ -57,8 +58,7 @@ func timeOp(reps int, setup func(n int), op func(k int)) float64 {
 		}
 		got[i] = float64(time.Since(start).Nanoseconds()) / float64(n)
 	}
-	slices.Sort(got)
-	return got[reps/2]
+	return slices.Min(got)
 }
 
 // calMsg is a worker's report of pieces pieces of results results in all, as
@@ -96,7 +96,7 @@ func measureMachines(reps int) (machineCosts, error) {
 		}
 		return newDealer(g, cfg, n, ranks, 0, workers, nil)
 	}
-	shapes := [3][2]int{{1, 1}, {8, 8}, {1, 64}} // pieces, results
+	shapes := [3][2]int{{1, 1}, {16, 16}, {1, 256}} // pieces, results
 	var enc, dec, recv, next, local [3]float64
 	buf := make([]byte, 0, 4096)
 	for i, sh := range shapes {
@@ -173,7 +173,7 @@ func measureMachines(reps int) (machineCosts, error) {
 
 // fit solves cost = a + b·pieces + c·results from the three shapes measured.
 func fit(v [3]float64, shapes [3][2]int) [3]float64 {
-	// shapes: (1,1), (8,8), (1,64): v1−v0 = 7b + 7c, v2−v0 = 63c.
+	// shapes: (1,1), (p,p), (1,k): v1−v0 = (p−1)(b + c), v2−v0 = (k−1)c.
 	c := (v[2] - v[0]) / float64(shapes[2][1]-shapes[0][1])
 	b := (v[1]-v[0])/float64(shapes[1][0]-shapes[0][0]) - c
 	c, b = math.Max(c, 0), math.Max(b, 0)

@@ -113,12 +113,10 @@ func TestSimTable(t *testing.T) {
 	runRows(rows, cost, func(r *simRow) {
 		fmt.Fprintln(out, r.line())
 		out.Flush()
-	})
-	for _, r := range rows {
 		if r.err != nil {
 			t.Errorf("%d ranks, %s, %s, %s: %v", r.ranks, r.layout.name, r.task.name, r.dealing, r.err)
 		}
-	}
+	})
 }
 
 // runRows simulates rows, -sim.parallel at a time, and hands each to done in
