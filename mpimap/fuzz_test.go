@@ -153,7 +153,7 @@ func resultsSeeds[R any](t testing.TB, val func(i int) R) [][]byte {
 			piece(span{0, 3, 1, 1}, 3, fails[2]),
 		}},
 		{kind: kindResults, want: 7},
-		{kind: kindFinal, cause: "rank 1: interrupt", load: load{messages: 12, peers: 1}},
+		{kind: kindFinal, cause: "rank 1: interrupt", loads: []rankLoad{{1, load{messages: 12, peers: 1}}, {5, load{3, 1}}}},
 		{kind: kindFinal, pieces: []pieceDone[R]{piece(span{39, 1, 1, 3}, 1), piece(span{1, 20, 2, 1}, 20)}},
 		{kind: kindFailed, cause: "mpimap: malformed message from rank 0"},
 	}

@@ -114,6 +114,9 @@ type mapper[R any] struct {
 	skip      *bitset
 	journaled int
 
+	layout layout // who deals to whom
+	dealer int    // the rank this rank reports to, unless it is 0
+
 	inbox []byte    // reused for every message received
 	load  loadCount // the map messages this rank handled
 }
@@ -150,6 +153,10 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 	case cerr != nil:
 		err = fmt.Errorf("mpimap: the results: %w", cerr)
 	}
+	k, kerr := nodeSize()
+	if err == nil {
+		err = kerr
+	}
 	m := &mapper[R]{comm: c, cfg: cfg, codec: rc, seq: seq, poisoned: poisoned,
 		n: max(j.n, 0), np: c.Size(), rank: c.Rank(), host: c.Host()}
 	// Rank 0 reads the journal first: a journal it cannot use is its
@@ -165,7 +172,7 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 			err = m.openJournal(j, g)
 		}
 	}
-	if err := agree(c, m.settings(j, sink != nil), err); err != nil {
+	if err := agree(c, append(m.settings(j, sink != nil), setting{nodeSizeVar, "node sizes (" + nodeSizeVar + ")", int64(k)}), err); err != nil {
 		if g.journal != nil {
 			g.journal.close()
 		}
@@ -179,15 +186,27 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 			return nil, err
 		}
 	}
-	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
-	if m.rank != 0 {
-		return nil, m.work(ctx)
+	if k > 0 || m.np == 1 {
+		m.layout, err = nodeLayout(c, m.np, k)
+	} else {
+		m.layout, err = machineLayout(c, m.np)
 	}
-	return g.results, m.lead(ctx, g)
+	if err != nil {
+		return nil, err // every rank's: the collective failed
+	}
+	m.dealer = m.layout.dealerOf(m.rank)
+	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
+	switch {
+	case m.rank == 0:
+		return g.results, m.runRoot(ctx, g)
+	case m.layout.leads(m.rank):
+		return nil, m.relay(ctx)
+	}
+	return nil, m.work(ctx)
 }
 
-// lead runs rank 0's part: what the journal holds first, then the map.
-func (m *mapper[R]) lead(ctx context.Context, g *gather[R]) error {
+// runRoot runs rank 0's part: what the journal holds first, then the map.
+func (m *mapper[R]) runRoot(ctx context.Context, g *gather[R]) error {
 	g.run = m.run
 	mon, err := newMonitor(m.cfg, m.n, m.skip, m.journaled)
 	if err == nil && g.sink != nil && g.journal != nil {
@@ -195,7 +214,7 @@ func (m *mapper[R]) lead(ctx context.Context, g *gather[R]) error {
 	}
 	if err != nil {
 		out := outbox{comm: m.comm, tag: tagToWorker}
-		m.abort(&out, err)
+		m.abort(&out, m.layout.reportingTo(false), "the map failed on rank 0: "+err.Error())
 		if g.journal != nil {
 			g.journal.close()
 		}
