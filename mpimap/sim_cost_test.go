@@ -23,6 +23,7 @@ import (
 // base plus a cost per piece and per result where the message carries them.
 type machineCosts struct {
 	encReport, decReport, dealerReceive, workerNext [3]float64 // base, per piece, per result
+	leaderReceive                                   [3]float64 // a node's report, through a leader's node dealer
 	local                                           [3]float64 // rank 0's own report, taken by its dealer
 	encOrder, decOrder, answer, workerReceive       float64
 	answerWaiting                                   float64 // per request d.answer passes over
@@ -86,7 +87,7 @@ func measureMachines(reps int) (machineCosts, error) {
 		return m, err
 	}
 	const n = 1 << 20
-	newDealerOf := func(ranks int) *dealer[float64] {
+	calDealer := func(ranks int) *dealer[float64] {
 		cfg := newConfig([]Option{WithSchedule(Dynamic)})
 		mon, _ := newMonitor(cfg, n, nil, 0)
 		g := &gather[float64]{codec: c, results: make([]float64, n), mon: mon, run: &runner[float64]{}}
@@ -97,7 +98,7 @@ func measureMachines(reps int) (machineCosts, error) {
 		return newDealer(g, cfg, n, ranks, 0, workers, nil)
 	}
 	shapes := [3][2]int{{1, 1}, {16, 16}, {1, 256}} // pieces, results
-	var enc, dec, recv, next, local [3]float64
+	var enc, dec, recv, next, local, lead [3]float64
 	buf := make([]byte, 0, 4096)
 	for i, sh := range shapes {
 		rep := calReport(sh[0], sh[1])
@@ -107,15 +108,28 @@ func measureMachines(reps int) (machineCosts, error) {
 		dec[i] = timeOp(reps, nil, func(int) { readReport[float64](body, n) })
 		// The dealer takes in the decoded report: its results into their
 		// places, the pieces to the monitor. Counts run negative, unseen.
-		d := newDealerOf(2)
+		d := calDealer(2)
 		decoded, err := readReport[float64](body, n)
 		if err != nil {
 			return m, err
 		}
 		decoded.want = 0
 		recv[i] = timeOp(reps, nil, func(int) { d.receive(1, &decoded) })
+		// A leader of 128 ranks takes it in: its node dealer settles the
+		// pieces by handing them up (their results copied, not decoded).
+		members := make([]int, 128)
+		for k := range members {
+			members[k] = k + 1
+		}
+		cfg := newConfig([]Option{WithSchedule(Dynamic)})
+		own := newWorker[float64](&fakeExec{}, 1, 1, nil, false, true)
+		l := newLeader(cfg, 130, members, 128, own, false)
+		lead[i] = timeOp(reps, nil, func(int) {
+			l.fromNode(2, &decoded)
+			l.up.ready, l.up.readyHeld = l.up.ready[:0], 0 // as its next report up takes them
+		})
 		// Rank 0's own worker: its report straight to the dealer.
-		d0 := newDealerOf(1)
+		d0 := calDealer(1)
 		local[i] = timeOp(reps, func(int) {}, func(int) {
 			own := calReport(sh[0], sh[1])
 			own.want = 0
@@ -141,11 +155,12 @@ func measureMachines(reps int) (machineCosts, error) {
 	}
 	m.encReport, m.decReport, m.dealerReceive, m.workerNext, m.local = fit(enc, shapes), fit(dec, shapes),
 		fit(recv, shapes), fit(next, shapes), fit(local, shapes)
+	m.leaderReceive = fit(lead, shapes)
 	msg := appendOrder(nil, 1, &chunks)
 	m.encOrder = timeOp(reps, nil, func(int) { buf = appendOrder(buf[:0], 1, &chunks) })
 	m.decOrder = timeOp(reps, nil, func(int) { readOrder(msg[1:], n) })
 	// A request in, its answer out.
-	d := newDealerOf(2)
+	d := calDealer(2)
 	req := &report[float64]{kind: kindResults, want: 1, slots: 1}
 	m.answer = timeOp(reps, nil, func(int) {
 		d.receive(1, req)
@@ -154,7 +169,7 @@ func measureMachines(reps int) (machineCosts, error) {
 	})
 	// Requests that stay waiting: rank 1 holds its fair share already.
 	const waiting = 1000
-	dw := newDealerOf(waiting + 1)
+	dw := calDealer(waiting + 1)
 	for r := 1; r <= waiting; r++ {
 		dw.receive(r, req)
 		dw.held[r] = n
@@ -256,6 +271,9 @@ func costModel(mc machineCosts, mpi mpiCosts) (simCost, error) {
 		dealerRecvPiece:  mc.decReport[1] + mc.dealerReceive[1],
 		dealerRecvResult: mc.decReport[2] + mc.dealerReceive[2],
 		dealerSend:       mc.answer + mc.encOrder + isend,
+		leaderRecv:       recvMsg + mc.decReport[0] + mc.leaderReceive[0],
+		leaderRecvPiece:  mc.decReport[1] + mc.leaderReceive[1],
+		leaderRecvResult: mc.decReport[2] + mc.leaderReceive[2],
 		answerWaiting:    mc.answerWaiting,
 		local:            mc.local[0],
 		localPiece:       mc.local[1],

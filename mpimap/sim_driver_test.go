@@ -1,5 +1,10 @@
 package mpimap
 
+import (
+	"fmt"
+	"time"
+)
+
 // The drivers of the simulator: a turn of rank 0's loop (deal and root in
 // driver.go) or of a worker rank's (report and awaitOutcome), and when a
 // rank's driver takes its next turn.
@@ -20,6 +25,9 @@ type simCost struct {
 	// dealer (no MPI, no encoding).
 	dealerRecv, dealerRecvPiece, dealerRecvResult float64
 	dealerSend, answerWaiting                     float64
+	// At a node's leader: a report of its node's in (TryRecv, readReport,
+	// the node dealer's receive, which hands the pieces up).
+	leaderRecv, leaderRecvPiece, leaderRecvResult float64
 	local, localPiece, localResult                float64
 	// An iteration of a driver's loop that finds nothing.
 	poll float64
@@ -47,9 +55,12 @@ func (s *sim) turn(r *simRank, t int64) {
 	r.exec.beginTurn(t)
 	var clock int64
 	var progressed bool
-	if r.id == 0 {
+	switch {
+	case r.id == 0:
 		clock, progressed = s.rootTurn(r, t)
-	} else {
+	case r.l != nil:
+		clock, progressed = s.leaderTurn(r, t)
+	default:
 		clock, progressed = s.workerTurn(r, t)
 	}
 	r.yielded = r.exec.endTurn(clock)
@@ -68,10 +79,58 @@ func (s *sim) turn(r *simRank, t int64) {
 	s.queue.fix(r.id)
 }
 
+// sendReport sends rep from r to its dealer (sendReport in driver.go).
+func (s *sim) sendReport(r *simRank, clock int64, rep *report[float64]) int64 {
+	c := s.cost
+	if rep.kind == kindFinal {
+		rep.loads = append(rep.loads, rankLoad{r.id, load{peers: r.peers.n}})
+	}
+	clock += c.ns(c.workerSend, c.workerSendPiece, c.workerSendResult, rep)
+	r.final = rep.kind == kindFinal
+	body, size := s.encodeReport(rep)
+	s.send(r, r.dealer, clock, size, simMsg{rep: body})
+	return clock
+}
+
+// takeOrders receives the orders waiting for r by the clock, handing each
+// to receive, until the outcome; it reports whether there were any.
+func (s *sim) takeOrders(r *simRank, clock *int64, now int64, receive func(time.Time, *order) error) bool {
+	got := false
+	for !r.over {
+		m, ok := r.orders.popBy(*clock)
+		if !ok {
+			break
+		}
+		got = true
+		*clock += int64(s.cost.workerRecv)
+		if m.ord.kind == kindOutcome {
+			s.passOutcome(r, clock, &m.ord)
+			break
+		}
+		r.exec.now = *clock // pieces handed out now start no earlier
+		if err := receive(vt(now), &m.ord); err != nil {
+			s.err = err
+		}
+	}
+	return got
+}
+
+// passOutcome ends the map on r, a leader first telling its node.
+func (s *sim) passOutcome(r *simRank, clock *int64, o *order) {
+	if r.l != nil {
+		size := s.orderSize(o)
+		for _, m := range r.members[1:] {
+			*clock += int64(s.cost.dealerSend)
+			s.send(r, m, *clock, size, simMsg{ord: *o})
+		}
+	}
+	r.over = true
+	s.res.makespan = max(s.res.makespan, *clock)
+}
+
 // workerTurn is report's loop, and awaitOutcome's once the final report is
 // out.
 func (s *sim) workerTurn(r *simRank, t int64) (int64, bool) {
-	c := s.cost
 	clock, progressed := t, false
 	for {
 		progress := false
@@ -82,34 +141,61 @@ func (s *sim) workerTurn(r *simRank, t int64) (int64, bool) {
 				progress = true
 			}
 			if rep := r.w.next(vt(now)); rep != nil {
-				size := s.reportSize(rep)
-				clock += c.ns(c.workerSend, c.workerSendPiece, c.workerSendResult, rep)
-				s.send(r, 0, clock, size, simMsg{rep: rep})
-				r.final = rep.kind == kindFinal
+				clock = s.sendReport(r, clock, rep)
 			}
 		}
-		for {
-			m, ok := r.inbox.popBy(clock)
-			if !ok {
-				break
-			}
-			progress = true
-			clock += int64(c.workerRecv)
-			if m.ord.kind == kindOutcome {
-				r.over = true
-				s.res.makespan = max(s.res.makespan, clock)
-				return clock, true
-			}
-			r.exec.now = clock // pieces handed out now start no earlier
-			if err := r.w.receive(vt(now), &m.ord); err != nil {
-				s.err = err
-			}
-		}
-		clock += int64(c.poll)
-		if !progress {
-			return clock, progressed
+		got := s.takeOrders(r, &clock, now, r.w.receive)
+		clock += int64(s.cost.poll)
+		if r.over || !progress && !got {
+			return clock, progressed || r.over
 		}
 		progressed = true
+	}
+}
+
+// takeReports receives the reports waiting for r by the clock, at most one
+// per worker of its dealer d, and hands each to receive, the sender's rank
+// less base (a leader's node dealer numbers its node from 0).
+func (s *sim) takeReports(r *simRank, clock *int64, d *dealer[float64], recv [3]float64, base int,
+	receive func(int, *report[float64]) error) bool {
+	got := false
+	for range len(d.workers) {
+		m, ok := r.reports.popBy(*clock)
+		if !ok {
+			break
+		}
+		got = true
+		rep, err := readReport[float64](m.rep, s.setup.tasks)
+		if err != nil {
+			s.err = fmt.Errorf("sim: malformed report from rank %d: %w", m.from, err)
+			return got
+		}
+		*clock += s.cost.ns(recv[0], recv[1], recv[2], &rep)
+		if err := receive(m.from-base, &rep); err != nil {
+			s.err = err
+		}
+		if r.id == 0 {
+			s.noteSettled(&rep, *clock)
+		}
+	}
+	return got
+}
+
+// deliver sends orders, r's own to its own worker directly; their ranks are
+// counted from base.
+func (s *sim) deliver(r *simRank, clock *int64, now int64, base int, envs []envelope) {
+	for i := range envs {
+		e := &envs[i]
+		if e.to+base == r.id {
+			r.exec.now = *clock
+			if err := r.w.receive(vt(now), &e.o); err != nil {
+				s.err = err
+			}
+			continue
+		}
+		size := s.orderSize(&e.o)
+		*clock += int64(s.cost.dealerSend)
+		s.send(r, e.to+base, *clock, size, simMsg{ord: e.o})
 	}
 }
 
@@ -119,20 +205,8 @@ func (s *sim) rootTurn(r *simRank, t int64) (int64, bool) {
 	c, d, own := s.cost, s.dealer, r.w
 	clock, progressed := t, false
 	for {
-		progress := false
 		now := clock
-		for range s.setup.ranks - 1 {
-			m, ok := r.inbox.popBy(clock)
-			if !ok {
-				break
-			}
-			progress = true
-			clock += c.ns(c.dealerRecv, c.dealerRecvPiece, c.dealerRecvResult, m.rep)
-			if err := d.receive(m.from, m.rep); err != nil {
-				s.err = err
-			}
-			s.noteSettled(m.rep, clock)
-		}
+		progress := s.takeReports(r, &clock, d, [3]float64{c.dealerRecv, c.dealerRecvPiece, c.dealerRecvResult}, 0, d.receive)
 		if fresh := r.exec.finished(clock); len(fresh) > 0 {
 			own.done(fresh)
 			progress = true
@@ -148,19 +222,7 @@ func (s *sim) rootTurn(r *simRank, t int64) (int64, bool) {
 		clock += int64(c.answerWaiting * float64(len(d.waiting)))
 		if answers := d.answer(); len(answers) > 0 {
 			progress = true
-			for i := range answers {
-				e := &answers[i]
-				if e.to == 0 {
-					r.exec.now = clock
-					if err := own.receive(vt(now), &e.o); err != nil {
-						s.err = err
-					}
-					continue
-				}
-				size := s.orderSize(&e.o)
-				clock += int64(c.dealerSend)
-				s.send(r, e.to, clock, size, simMsg{ord: e.o})
-			}
+			s.deliver(r, &clock, now, 0, answers)
 		}
 		clock += int64(c.poll)
 		if d.finished() {
@@ -173,14 +235,56 @@ func (s *sim) rootTurn(r *simRank, t int64) (int64, bool) {
 	}
 }
 
-// outcome sends every other rank how the map ended, as root does, and ends
-// the map on rank 0.
+// leaderTurn is lead's loop on a node's leader, and awaitOutcome's once its
+// final report is out.
+func (s *sim) leaderTurn(r *simRank, t int64) (int64, bool) {
+	c, l := s.cost, r.l
+	clock, progressed := t, false
+	for {
+		now := clock
+		progress, got := false, false
+		if !r.final {
+			progress = s.takeReports(r, &clock, l.node, [3]float64{c.leaderRecv, c.leaderRecvPiece, c.leaderRecvResult}, r.id, l.fromNode)
+			if fresh := r.exec.finished(clock); len(fresh) > 0 {
+				l.local.done(fresh)
+				progress = true
+			}
+			if rep := l.local.next(vt(now)); rep != nil {
+				progress = true
+				clock += c.ns(c.local, c.localPiece, c.localResult, rep)
+				if err := l.fromNode(0, rep); err != nil {
+					s.err = err
+				}
+			}
+			got = s.takeOrders(r, &clock, now, l.fromRoot)
+			if orders := l.orders(); len(orders) > 0 {
+				progress = true
+				s.deliver(r, &clock, now, r.id, orders)
+			}
+			if rep := l.next(vt(now)); rep != nil {
+				clock = s.sendReport(r, clock, rep)
+			}
+		} else {
+			got = s.takeOrders(r, &clock, now, func(time.Time, *order) error { return nil })
+		}
+		clock += int64(c.poll)
+		if r.over || !progress && !got {
+			return clock, progressed || r.over
+		}
+		progressed = true
+	}
+}
+
+// outcome sends every rank that reports to rank 0 how the map ended, as
+// root does, and ends the map on rank 0.
 func (s *sim) outcome(r *simRank, clock int64) int64 {
 	o := s.dealer.outcome()
 	size := s.orderSize(&o)
-	for to := 1; to < s.setup.ranks; to++ {
-		clock += int64(s.cost.dealerSend)
-		s.send(r, to, clock, size, simMsg{ord: o})
+	for _, to := range s.dealer.workers {
+		if to != 0 {
+			clock += int64(s.cost.dealerSend)
+			s.send(r, to, clock, size, simMsg{ord: o})
+		}
 	}
 	r.over = true
 	s.res.makespan = max(s.res.makespan, clock)
@@ -191,7 +295,7 @@ func (s *sim) outcome(r *simRank, clock int64) int64 {
 // do it: a message received, a piece finished, or results held back whose
 // time is up (holdFor).
 func (r *simRank) nextTurn(s *sim) int64 {
-	next := r.msgSeen(r.inbox.first(), s)
+	next := r.msgSeen(r.firstMessage(), s)
 	if c := r.exec.firstEnd(); c != never && !r.final {
 		if r.yielded || c >= r.since+int64(spinFor) {
 			next = min(next, r.coreAt(c)) // a finished piece ends a wait at once
@@ -199,7 +303,7 @@ func (r *simRank) nextTurn(s *sim) int64 {
 			next = min(next, r.pollAt(c, s.cost))
 		}
 	}
-	if w := r.w; !r.final && len(w.ready) > 0 && w.awaiting && !w.local {
+	if w := r.upWorker(); w != nil && !r.final && len(w.ready) > 0 && w.awaiting {
 		next = min(next, r.msgSeen(int64(w.asked.Sub(simBase)+holdFor), s))
 	}
 	return next

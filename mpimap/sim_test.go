@@ -46,9 +46,10 @@ import (
 //     for the network card of each node to pass it (its bytes at the link's
 //     bandwidth, and at least 1/message rate). Eager delivery: a message
 //     arrives whether or not its receiver is polling; sends never block
-//     (every send in driver.go is an Isend). Sizes are those of
-//     appendReport and appendOrder; the receiver is handed the machine's
-//     message itself rather than a decoding of it.
+//     (every send in driver.go is an Isend). A report travels as
+//     appendReport encodes it and is decoded by readReport, as over MPI;
+//     an order is handed over as the dealer gave it out, its size that of
+//     appendOrder.
 //   - Not modelled: the start of the map (agreement, a collective of log2(np)
 //     steps), operating-system noise, contention for memory, network
 //     congestion beyond the card at each end, and rendezvous protocols for
@@ -108,12 +109,16 @@ type sim struct {
 	err     error
 }
 
-// simRank is one logical rank.
+// simRank is one logical rank: rank 0, a node's leader, or a worker.
 type simRank struct {
-	id, node int
-	w        *worker[float64]
+	id, node int              // node: where it runs, for the transport
+	w        *worker[float64] // its own tasks' worker (local on rank 0 and leaders)
+	l        *leader[float64] // if it leads a node
 	exec     *simExec
-	inbox    msgHeap
+	dealer   int     // where a worker's reports go
+	members  []int   // a leader's node, itself first
+	reports  msgHeap // from workers (rank 0, leaders)
+	orders   msgHeap // from a dealer
 	peers    peerSet
 
 	next, turnEnd, since int64 // next turn; end of the last; start of the quiet spell
@@ -124,12 +129,28 @@ type simRank struct {
 	pos                  int32 // in the queue of ranks
 }
 
-// simMsg is a message on its way or waiting to be received.
+// upWorker is the worker whose reports go to another rank, if any.
+func (r *simRank) upWorker() *worker[float64] {
+	switch {
+	case r.l != nil:
+		return r.l.up
+	case r.id != 0:
+		return r.w
+	}
+	return nil
+}
+
+// firstMessage is when the first message waiting for r can be received.
+func (r *simRank) firstMessage() int64 { return min(r.reports.first(), r.orders.first()) }
+
+// simMsg is a message on its way or waiting to be received: a report as
+// its encoding (after the sequence number), decoded by readReport when
+// received; an order as the dealer gave it out.
 type simMsg struct {
 	at   int64 // when it can be received
 	from int
-	rep  *report[float64] // to a dealer
-	ord  order            // to a worker
+	rep  []byte // to a dealer
+	ord  order  // to a worker
 }
 
 // simBase is the virtual clock's origin as the machines see it.
@@ -162,9 +183,6 @@ func newSim(setup simSetup) (*sim, error) {
 	if setup.ranks < 1 || setup.workers < 1 || setup.perNode < 1 || setup.chunk < 1 || setup.tasks < 0 {
 		return nil, fmt.Errorf("sim: bad setup %+v", setup)
 	}
-	if setup.leaders {
-		return nil, fmt.Errorf("sim: dealing through node leaders is not on this branch yet")
-	}
 	c, err := codec.New[float64]()
 	if err != nil {
 		return nil, err
@@ -178,11 +196,17 @@ func newSim(setup simSetup) (*sim, error) {
 		return nil, err
 	}
 	s.gather = &gather[float64]{codec: c, results: make([]float64, setup.tasks), mon: mon, run: s.spare}
-	workers := make([]int, setup.ranks)
-	for r := range workers {
-		workers[r] = r
+	// Who deals to whom: as the map groups ranks into nodes, by perNode
+	// consecutive ranks for leaders, one rank per node for flat dealing.
+	k := 1
+	if setup.leaders {
+		k = setup.perNode
 	}
-	s.dealer = newDealer(s.gather, cfg, setup.tasks, setup.ranks, 0, workers, nil)
+	lay, err := nodeLayout(nil, setup.ranks, k)
+	if err != nil {
+		return nil, err
+	}
+	s.dealer = newDealer(s.gather, cfg, setup.tasks, setup.ranks, 0, lay.reportingTo(true), nil)
 	nodes := (setup.ranks + setup.perNode - 1) / setup.perNode
 	s.nicIn, s.nicOut = make([]int64, nodes), make([]int64, nodes)
 	s.ranks = make([]simRank, setup.ranks)
@@ -191,8 +215,24 @@ func newSim(setup simSetup) (*sim, error) {
 		r := &s.ranks[id]
 		r.id, r.node = id, id/setup.perNode
 		r.exec = newSimExec(id, setup.workers, setup.cpu, setup.dur, s.spare, &s.useful)
-		r.w = newWorker[float64](r.exec, setup.workers, cfg.chunk, nil, false, id == 0)
-		r.tFree = 0
+		// A node of k consecutive ranks: the layout's leads and members,
+		// without their scans of every rank.
+		leads := id != 0 && id%k == 0 && min(id+k, setup.ranks)-id > 1
+		r.w = newWorker[float64](r.exec, setup.workers, cfg.chunk, nil, false, id == 0 || leads)
+		r.dealer = lay.dealerOf(id)
+		if leads {
+			for m := id; m < min(id+k, setup.ranks); m++ {
+				r.members = append(r.members, m)
+			}
+			// Toward its node dealer, the node's ranks are numbered from 0
+			// (rank id+j is j): the dealer's tables are indexed by rank,
+			// and sized by the ranks it may hear from.
+			local := make([]int, len(r.members))
+			for j := range local {
+				local[j] = j
+			}
+			r.l = newLeader(cfg, len(local), local, len(local)*setup.workers, r.w, false)
+		}
 		s.queue.push(id)
 	}
 	return s, nil
@@ -237,7 +277,11 @@ func (s *sim) send(from *simRank, to int, t int64, size int, m simMsg) {
 	m.from = from.id
 	from.peers.add(to)
 	dst.peers.add(from.id)
-	dst.inbox.push(m)
+	if m.rep != nil {
+		dst.reports.push(m)
+	} else {
+		dst.orders.push(m)
+	}
 	s.res.messages++
 	if !dst.over {
 		if at := dst.msgSeen(m.at, s); at < dst.next {
@@ -251,6 +295,17 @@ func (s *sim) send(from *simRank, to int, t int64, size int, m simMsg) {
 func (s *sim) reportSize(rep *report[float64]) int {
 	s.buf = appendReport(s.buf[:0], 1, rep, s.codec, "node-00001")
 	return len(s.buf)
+}
+
+// encodeReport is rep as a rank sends it, and its size on the wire; the
+// results' value slices go back for reuse, as sendReport's do.
+func (s *sim) encodeReport(rep *report[float64]) ([]byte, int) {
+	msg := appendReport(nil, 1, rep, s.codec, "node-00001")
+	for i := range rep.pieces {
+		s.spare.recycle(rep.pieces[i].vals)
+	}
+	_, body, _ := sequence(msg)
+	return body, len(msg)
 }
 
 func (s *sim) orderSize(o *order) int {

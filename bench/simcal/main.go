@@ -17,7 +17,7 @@
 //	sleep1us_ns, sleep1ms_ns, sleep10ms_ns (what a timer of 1 µs, 1 ms and
 //	10 ms really sleeps in an idle process: the idle driver's naps)
 //	map: map_np, map_cpu (1: spinning tasks, 0: sleeping), map_workers, map_n, map_task_ns (the mean time a task took, as it
-//	measured itself), map_ns (the map's time on rank 0, from a barrier),
+//	measured itself), map_load (the load average as it ended), map_ns (the map's time on rank 0, from a barrier),
 //	map_efficiency (task time ÷ (np × workers × map time))
 package main
 
@@ -301,18 +301,20 @@ func realMap(ctx context.Context, world mpi.Comm) error {
 	}
 	if world.Rank() == 0 {
 		m := median(times)
-		k := slices.Index(times, m)
-		if k < 0 { // an even count: the median is between two
-			k = 0
-		}
+		k := slices.Index(times, m) // median returns one of them
 		workers := runtime.GOMAXPROCS(0)
 		cpu := 1
 		if *task == "sleep" {
 			cpu = 0
 		}
+		var load float64
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			fmt.Sscan(string(b), &load)
+		}
 		fmt.Printf("map_np %d\nmap_cpu %d\nmap_workers %d\nmap_n %d\nmap_task_ns %.0f\nmap_ns %.0f\nmap_efficiency %.4f\n",
 			world.Size(), cpu, workers, *tasks, median(sums)/float64(max(*tasks, 1)), m,
 			sums[k]/(float64(world.Size()*workers)*m))
+		fmt.Printf("map_load %.2f\n", load) // other work on the machine skews the times
 	}
 	return nil
 }
