@@ -170,3 +170,34 @@ func TestSimFlatPeersAndResults(t *testing.T) {
 		t.Errorf("efficiency %v, steady %v", res.efficiency, res.steady)
 	}
 }
+
+func TestSimLeaders(t *testing.T) {
+	// 12 ranks in nodes of 4: rank 0 exchanges with the 3 others of its
+	// node and the 2 other leaders, a leader with its 3 ranks and rank 0.
+	c := simCost{workerSend: 1500, workerRecv: 1500, dealerRecv: 1500, dealerSend: 1200, leaderRecv: 1500,
+		poll: 250, latencyIn: 300, latencyOut: 1200, sleep: [3]int64{50e3, 1.1e6, 10.3e6}, local: 500}
+	res, err := simulate(simSetup{ranks: 12, perNode: 4, workers: 2, cpu: true, tasks: 5000, chunk: 1,
+		dur: lognormal(1e6, 1), cost: c, leaders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.maxPeers != 5 {
+		t.Errorf("most peers %d, want 5", res.maxPeers)
+	}
+	// Free messages and sleeping tasks: every goroutine busy to the end,
+	// but for a task's time at most (a leader asks for its node as a whole,
+	// and one of its ranks may take the last task late).
+	for _, c := range []struct{ ranks, perNode, workers, n int }{{12, 4, 2, 2400}, {256, 64, 1, 12_800}, {10, 4, 3, 300}} {
+		res, err := simulate(simSetup{ranks: c.ranks, perNode: c.perNode, workers: c.workers, tasks: c.n, chunk: 1,
+			dur: constant(ms), leaders: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots := c.ranks * c.workers
+		want := int64((c.n+slots-1)/slots) * ms
+		if res.makespan < want || res.makespan > want+ms+int64(4*res.turns) {
+			t.Errorf("%+v through leaders: makespan %v, want %v to %v", c, time.Duration(res.makespan), time.Duration(want),
+				time.Duration(want+ms))
+		}
+	}
+}
