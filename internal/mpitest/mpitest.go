@@ -26,17 +26,21 @@ var world mpi.Comm
 // Main runs the package's tests; call it from TestMain. Under MPI every rank
 // runs every test in the same order, and a failure on any rank ends the job
 // with a non-zero exit code.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with work of its own after the tests: it
+// returns the exit code instead of exiting.
+func Run(m *testing.M) int {
 	if mpi.Implementation() == "" {
-		os.Exit(m.Run())
+		return m.Run()
 	}
-	os.Exit(mpi.Run(func(ctx context.Context, c mpi.Comm) error {
+	return mpi.Run(func(ctx context.Context, c mpi.Comm) error {
 		world = c
 		if code := m.Run(); code != 0 {
 			return fmt.Errorf("tests failed on this rank")
 		}
 		return nil
-	}))
+	})
 }
 
 // RealMPI reports whether the tests run on the system MPI.
