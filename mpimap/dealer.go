@@ -89,7 +89,7 @@ func (d *dealer[R]) receive(from int, rep *report[R]) error {
 // from reports: the first ran of them ran, some of those failed, and failed
 // ones run again while they have attempts left.
 func (d *dealer[R]) settle(from int, p *pieceDone[R]) error {
-	if err := d.gather.place(p); err != nil {
+	if err := d.gather.place(from, p); err != nil {
 		return fmt.Errorf("mpimap: results from rank %d: %w", from, err)
 	}
 	d.dealt -= p.s.count

@@ -41,6 +41,7 @@ func (m *mapper[R]) root(ctx context.Context, g *gather[R]) error {
 		own = m.newWorker(poolExec[R]{pool, cancel}, m.cfg.workers)
 	}
 	out := outbox{comm: m.comm, tag: tagToWorker, load: &m.load}
+	g.parts = m.partsIn()
 	// deliver sends orders, rank 0's own to its worker directly.
 	deliver := func(now time.Time, envs []envelope) error {
 		for i := range envs {
@@ -239,6 +240,9 @@ func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out
 			if err := out.send(0, msg); err != nil {
 				return err
 			}
+			if err := m.sendParts(out, 0, rep); err != nil {
+				return err
+			}
 			if rep.kind == kindFinal {
 				return nil
 			}
@@ -422,8 +426,11 @@ type outbox struct {
 }
 
 // send starts sending msg, which must not change afterwards, to rank dst.
-func (o *outbox) send(dst int, msg []byte) error {
-	req, err := o.comm.Isend(dst, o.tag, msg)
+func (o *outbox) send(dst int, msg []byte) error { return o.sendOn(o.tag, dst, msg) }
+
+// sendOn is send on another tag than the outbox's (parts.go).
+func (o *outbox) sendOn(tag, dst int, msg []byte) error {
+	req, err := o.comm.Isend(dst, tag, msg)
 	if err != nil {
 		return wrap(err)
 	}

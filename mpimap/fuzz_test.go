@@ -179,7 +179,7 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 		}
 		g := gather[R]{codec: c, results: results}
 		for i := range rep.pieces {
-			if err = g.place(&rep.pieces[i]); err != nil {
+			if err = g.place(1, &rep.pieces[i]); err != nil {
 				return
 			}
 		}
@@ -234,7 +234,7 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 	results2 := make([]R, n)
 	g := gather[R]{codec: c, results: results2}
 	for i := range rep2.pieces {
-		if err := g.place(&rep2.pieces[i]); err != nil {
+		if err := g.place(1, &rep2.pieces[i]); err != nil {
 			t.Fatalf("the re-encoded results of %+v do not decode: %v", rep, err)
 		}
 	}
@@ -311,7 +311,7 @@ func FuzzEncodeResults(f *testing.F) {
 		}
 		results := make([]float64, n)
 		g := gather[float64]{codec: c, results: results}
-		if len(got.pieces) != 1 || g.place(&got.pieces[0]) != nil || results[2] != 1.5 {
+		if len(got.pieces) != 1 || g.place(1, &got.pieces[0]) != nil || results[2] != 1.5 {
 			t.Fatalf("wrote one piece, read %+v with results %v", got, results)
 		}
 		p := got.pieces[0]

@@ -114,8 +114,9 @@ type mapper[R any] struct {
 	skip      *bitset
 	journaled int
 
-	inbox []byte    // reused for every message received
-	load  loadCount // the map messages this rank handled
+	inbox  []byte    // reused for every message received
+	load   loadCount // the map messages this rank handled
+	marked bool      // the marker of this rank's parts is sent (parts.go)
 }
 
 // execute runs job on every rank of c; sink is nil for a map whose results

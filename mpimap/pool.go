@@ -34,6 +34,10 @@ type pieceDone[R any] struct {
 	began   time.Time
 	vals    []R
 	payload []byte
+	// parts are the results that travel as messages of their own after the
+	// report that carries the piece (parts.go): memory of vals, or of the
+	// slices in them, until sent; or received by a rank that relays them.
+	parts [][]byte
 }
 
 // failure is the failure of the k-th task of p.

@@ -221,3 +221,17 @@ func (c Codec[R]) makeValue(v *R, n int) []byte {
 	*h = sliceHeader{data: unsafe.Pointer(unsafe.SliceData(words)), len: n, cap: n}
 	return unsafe.Slice((*byte)(h.data), size)
 }
+
+// AppendSplit appends to dst the encoding of the one value *v, of a Raw
+// codec, but for the value's memory, which it returns: the encoding is dst's
+// new bytes followed by mem. A journal writes a large value that way, from
+// where it lies.
+func (c Codec[R]) AppendSplit(dst []byte, v *R) (out, mem []byte) {
+	switch {
+	case c.fixed:
+		return dst, rawBytes(unsafe.Slice(v, 1), c.size)
+	case c.slice:
+		return binary.AppendUvarint(dst, uint64(sliceLen(v))<<1), c.valueBytes(v)
+	}
+	panic(fmt.Sprintf("codec: AppendSplit of %v, which travels through gob", reflect.TypeFor[R]()))
+}
