@@ -270,6 +270,7 @@ func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out
 		if progress {
 			idle.reset()
 		} else {
+			idle.sending(out)
 			idle.wait(pool, watch(ctx, w.stopping), true)
 		}
 	}
@@ -331,6 +332,7 @@ func (m *mapper[R]) awaitOutcome(ctx context.Context, own map[int]error, out *ou
 			return err
 		}
 		if !ok {
+			idle.sending(out)
 			idle.wait(nil, nil, true)
 			continue
 		}
@@ -500,6 +502,16 @@ type idler[R any] struct {
 }
 
 func (i *idler[R]) reset() { i.since = time.Time{} }
+
+// sending keeps a rank whose sends are under way at the shortest naps: MPI
+// may move a large message on only when its sender calls in (Open MPI's
+// shared memory without single-copy does), and a part of many megabytes
+// would otherwise creep at a fragment per nap.
+func (i *idler[R]) sending(out *outbox) {
+	if len(out.pending) > 0 {
+		i.reset()
+	}
+}
 
 const (
 	// spinFor is how long a quiet rank only yields: longer than a round trip
