@@ -177,6 +177,16 @@ int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull) {
 }
 
 int hp_dup(MPI_Comm c, MPI_Comm *out) { return MPI_Comm_dup(c, out); }
+
+int hp_node_leader(MPI_Comm c, int *leader) {
+	int rank, err;
+	MPI_Comm node;
+	if ((err = MPI_Comm_rank(c, &rank))) return err;
+	if ((err = MPI_Comm_split_type(c, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node))) return err;
+	err = MPI_Allreduce(&rank, leader, 1, MPI_INT, MPI_MIN, node);
+	MPI_Comm_free(&node);
+	return err;
+}
 int hp_ibarrier(MPI_Comm c, MPI_Request *req) { return MPI_Ibarrier(c, req); }
 
 void hp_library_version(char *buf) {

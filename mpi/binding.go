@@ -36,6 +36,8 @@ package mpi
 #cgo nocallback hp_allreduce
 #cgo noescape hp_split
 #cgo nocallback hp_split
+#cgo noescape hp_node_leader
+#cgo nocallback hp_node_leader
 #cgo nocallback MPI_Barrier
 #cgo noescape hp_dup
 #cgo nocallback hp_dup
@@ -420,6 +422,12 @@ func (c *mpiComm) split(color, key int) (transport, error) {
 		return nil, err
 	}
 	return nc, nil
+}
+
+func (c *mpiComm) nodeLeader() (int, error) {
+	var leader C.int
+	err := call("Comm_split_type", func() C.int { return C.hp_node_leader(c.comm, &leader) })
+	return int(leader), err
 }
 
 // setMessageBlock lowers the size above which a message travels as a derived

@@ -15,6 +15,9 @@ MPI_Comm hp_world(void);
 int hp_init(int *provided); // *provided: whether MPI_THREAD_SERIALIZED was granted
 int hp_dup(MPI_Comm c, MPI_Comm *out);
 int hp_split(MPI_Comm c, int color, int key, MPI_Comm *out, int *isnull);
+// hp_node_leader sets *leader to the lowest rank of c that shares memory
+// with the caller (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED).
+int hp_node_leader(MPI_Comm c, int *leader);
 // hp_library_version writes MPI_Get_library_version's text (buf:
 // MPI_MAX_LIBRARY_VERSION_STRING+1 bytes); it works before MPI_Init.
 void hp_library_version(char *buf);

@@ -12,6 +12,8 @@ type comm struct {
 	t          transport
 	rank, size int
 	host       string
+	claim      *claimState // shared with the claimant's handle
+	claimant   bool        // the claimant's handle: never refused
 }
 
 // transport is one world's implementation of Comm's calls (the system MPI's,
@@ -42,7 +44,7 @@ type transport interface {
 }
 
 func newComm(t transport) *comm {
-	c := &comm{t: t}
+	c := &comm{t: t, claim: &claimState{}}
 	c.rank, c.size, c.host = t.place()
 	return c
 }
@@ -51,7 +53,13 @@ func (c *comm) Rank() int      { return c.rank }
 func (c *comm) Size() int      { return c.size }
 func (c *comm) Host() string   { return c.host }
 func (c *comm) Abort(code int) { c.t.abort(code) }
-func (c *comm) Barrier() error { return c.t.barrier() }
+
+func (c *comm) Barrier() error {
+	if err := c.checkFree("Barrier"); err != nil {
+		return err
+	}
+	return c.t.barrier()
+}
 
 func (c *comm) Send(dst, tag int, data []byte) error {
 	if err := c.checkSend("Send", dst, tag); err != nil {
@@ -98,14 +106,14 @@ func (c *comm) Iprobe(src, tag int) (Status, bool, error) {
 }
 
 func (c *comm) Bcast(root int, data []byte) ([]byte, error) {
-	if err := c.checkRank("Bcast", root, false); err != nil {
+	if err := c.checkCollective("Bcast", root); err != nil {
 		return nil, err
 	}
 	return c.t.bcast(root, data)
 }
 
 func (c *comm) Gather(root int, data []byte) ([][]byte, error) {
-	if err := c.checkRank("Gather", root, false); err != nil {
+	if err := c.checkCollective("Gather", root); err != nil {
 		return nil, err
 	}
 	if len(data) > math.MaxInt32 {
@@ -115,7 +123,7 @@ func (c *comm) Gather(root int, data []byte) ([][]byte, error) {
 }
 
 func (c *comm) Scatter(root int, parts [][]byte) ([]byte, error) {
-	if err := c.checkRank("Scatter", root, false); err != nil {
+	if err := c.checkCollective("Scatter", root); err != nil {
 		return nil, err
 	}
 	if c.rank == root && len(parts) != c.size {
@@ -125,7 +133,7 @@ func (c *comm) Scatter(root int, parts [][]byte) ([]byte, error) {
 }
 
 func (c *comm) Reduce(root int, dst, src []byte, t Type, op Op) error {
-	if err := c.checkRank("Reduce", root, false); err != nil {
+	if err := c.checkCollective("Reduce", root); err != nil {
 		return err
 	}
 	if err := checkReduce("Reduce", dst, src, t, op, c.rank == root); err != nil {
@@ -138,6 +146,9 @@ func (c *comm) Reduce(root int, dst, src []byte, t Type, op Op) error {
 }
 
 func (c *comm) Allreduce(dst, src []byte, t Type, op Op) error {
+	if err := c.checkFree("Allreduce"); err != nil {
+		return err
+	}
 	if err := checkReduce("Allreduce", dst, src, t, op, true); err != nil {
 		return err
 	}
@@ -145,6 +156,9 @@ func (c *comm) Allreduce(dst, src []byte, t Type, op Op) error {
 }
 
 func (c *comm) Split(color, key int) (Comm, error) {
+	if err := c.checkFree("Split"); err != nil {
+		return nil, err
+	}
 	t, err := c.t.split(color, key)
 	if err != nil || t == nil {
 		return nil, err // a nil Comm for a negative color
@@ -156,6 +170,11 @@ func (c *comm) checkSend(op string, dst, tag int) error {
 	if err := c.checkRank(op, dst, false); err != nil {
 		return err
 	}
+	if tag >= ReservedTag {
+		if err := c.checkFree(op); err != nil {
+			return err
+		}
+	}
 	return checkTag(op, tag, false)
 }
 
@@ -163,7 +182,19 @@ func (c *comm) checkRecv(op string, src, tag int) error {
 	if err := c.checkRank(op, src, true); err != nil {
 		return err
 	}
+	if tag == AnyTag || tag >= ReservedTag {
+		if err := c.checkFree(op); err != nil {
+			return err
+		}
+	}
 	return checkTag(op, tag, true)
+}
+
+func (c *comm) checkCollective(op string, root int) error {
+	if err := c.checkFree(op); err != nil {
+		return err
+	}
+	return c.checkRank(op, root, false)
 }
 
 func (c *comm) checkRank(op string, r int, wildcard bool) error {

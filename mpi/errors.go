@@ -50,6 +50,10 @@ var (
 	ErrType = errors.New("mpi: invalid datatype")
 	// ErrOp: an invalid reduction operation (MPI_ERR_OP).
 	ErrOp = errors.New("mpi: invalid operation")
+	// ErrInUse: a communicator that a library is using meanwhile (a Map
+	// runs on it): a collective, a receive of any tag, or a message on a
+	// reserved tag would be mixed into the library's messages.
+	ErrInUse = errors.New("mpi: communicator in use")
 	// ErrComm: an invalid communicator (MPI_ERR_COMM).
 	ErrComm = errors.New("mpi: invalid communicator")
 	// ErrOther: every other class: MPI's internal errors, failed processes.

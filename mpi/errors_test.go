@@ -35,25 +35,27 @@ func TestErrorClasses(t *testing.T) {
 			{"Allreduce in place", c.Allreduce(same, same, mpi.Float64, mpi.Max), mpi.ErrBuffer},
 			{"Allreduce into an overlapping dst", c.Allreduce(same[8:], same[:16], mpi.Float64, mpi.Max), mpi.ErrBuffer},
 		}
+		var wrong []error // every case that fails, not only the first
 		for _, tc := range cases {
 			var me *mpi.Error
 			if !errors.As(tc.err, &me) || !errors.Is(tc.err, tc.class) || me.Class != tc.class {
-				return fmt.Errorf("%s: got %v, want an *mpi.Error of class %v", tc.name, tc.err, tc.class)
+				wrong = append(wrong, fmt.Errorf("%s: got %v, want an *mpi.Error of class %v", tc.name, tc.err, tc.class))
+				continue
 			}
 			for _, other := range []error{mpi.ErrTruncate, mpi.ErrRank, mpi.ErrTag, mpi.ErrCount, mpi.ErrBuffer, mpi.ErrType, mpi.ErrOp, mpi.ErrComm, mpi.ErrOther} {
 				if other != tc.class && errors.Is(tc.err, other) {
-					return fmt.Errorf("%s: %v is also of class %v", tc.name, tc.err, other)
+					wrong = append(wrong, fmt.Errorf("%s: %v is also of class %v", tc.name, tc.err, other))
 				}
 			}
 		}
 		if n == 1 {
-			return nil
+			return errors.Join(wrong...)
 		}
 		// A communicator of its own: what a failed reduction leaves behind
 		// stays there.
 		sub, err := c.Split(0, c.Rank())
 		if err != nil {
-			return err
+			return errors.Join(append(wrong, err)...)
 		}
 		elems := 2
 		if c.Rank() == 0 {
@@ -62,9 +64,9 @@ func TestErrorClasses(t *testing.T) {
 		src, dst := make([]float64, elems), make([]float64, elems)
 		err = sub.Reduce(0, mpi.Bytes(dst), mpi.Bytes(src), mpi.Float64, mpi.Sum)
 		if c.Rank() == 0 && !errors.Is(err, mpi.ErrTruncate) {
-			return fmt.Errorf("Reduce into a root buffer shorter than the others': got %v, want ErrTruncate", err)
+			wrong = append(wrong, fmt.Errorf("Reduce into a root buffer shorter than the others': got %v, want ErrTruncate", err))
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }
 

@@ -6,18 +6,10 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hpcmap/hpcmap/internal/agree"
 	"github.com/hpcmap/hpcmap/internal/ranks"
 )
-
-// farewellGrace is how long a rank whose main failed waits for every other
-// rank to return from main, so that the job can report each failure once and
-// finalise, before it reports its own and aborts the job.
-const farewellGrace = 3 * time.Second
-
-var errPeersBusy = fmt.Errorf("mpi: not every rank returned from main within %v of this one's failure", farewellGrace)
 
 // reportFailures is called on every rank once all have returned from main,
 // err being this rank's failure or nil, and says how many ranks failed. Each

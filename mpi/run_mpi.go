@@ -133,6 +133,13 @@ func (c *mpiComm) dup() (*mpiComm, error) {
 	return newMPIComm(out)
 }
 
+// farewellGrace is how long a rank whose main failed waits for every other
+// rank to return from main, so that the job can report each failure once and
+// finalise, before it reports its own and aborts the job.
+const farewellGrace = 3 * time.Second
+
+var errPeersBusy = fmt.Errorf("mpi: not every rank returned from main within %v of this one's failure", farewellGrace)
+
 // together waits until every rank of c has called it: without a bound on a
 // rank whose main succeeded, as MPI_Finalize would, but for at most
 // farewellGrace on one whose main failed, whose peers may be waiting for it.

@@ -25,20 +25,21 @@ type gather[R any] struct {
 
 // place puts the results of the tasks of p that ran into their slots of
 // results, or into scratch for the sink. A piece from another rank is
-// decoded from its payload, and from its parts, which follow from rank
-// from: the parts of a piece in argument order land straight in their slots.
+// decoded from its payload, and from its parts, which come straight from the
+// rank that ran it (through a node's leader too: parts.go): the parts of a
+// piece in argument order land straight in their slots.
 // Rank 0's own results become what they would have become on another rank,
 // so that a result never depends on where its task ran: a slice is copied to
 // its exact length (nil if empty), and a value that travels through gob goes
 // through it (gob makes an empty slice nil, and refuses some values, whose
 // tasks fail).
-func (g *gather[R]) place(from int, p *pieceDone[R]) error {
+func (g *gather[R]) place(p *pieceDone[R]) error {
 	if p.payload == nil {
 		return g.placeOwn(p)
 	}
 	var parts codec.Parts
 	if g.parts != nil {
-		g.parts.from = from
+		g.parts.from = p.rank
 		parts = g.parts
 	}
 	if g.results != nil && p.s.stride == 1 {
@@ -60,7 +61,7 @@ func (g *gather[R]) placeOwn(p *pieceDone[R]) error {
 	vals := p.vals[:p.ran]
 	if !g.codec.Raw() {
 		g.payload, p.fails = encodeValues(g.payload[:0], p, g.codec, 0)
-		return g.place(0, &pieceDone[R]{pieceReport: p.pieceReport, payload: g.payload})
+		return g.place(&pieceDone[R]{pieceReport: p.pieceReport, payload: g.payload})
 	}
 	switch {
 	case g.results == nil:

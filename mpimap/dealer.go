@@ -11,7 +11,20 @@ import (
 // and tells them when to stop and how the map ended. It is a state machine,
 // the mirror of the worker (worker.go): it takes in reports and the time and
 // gives out orders, and never communicates itself. Rank 0's own worker is
-// one of its workers like the others, at rank 0.
+// one of its workers like the others, at rank 0. A node's leader has a dealer
+// too, toward the ranks of its node, that deals on the spans rank 0 deals the
+// leader (see leader.go).
+
+// settler is where a dealer's settled pieces go: rank 0's results
+// (gather), or up to rank 0 through a node's leader (forwarder).
+type settler[R any] interface {
+	// place takes the results of a piece's tasks that ran; it may fail
+	// tasks whose results cannot be kept.
+	place(p *pieceDone[R]) error
+	// commit takes a piece once its failures are settled; retried marks
+	// the failed tasks that will run again.
+	commit(p *pieceDone[R], retried func(index int) bool) error
+}
 
 // envelope is an order for the worker at rank to.
 type envelope struct {
@@ -22,13 +35,15 @@ type envelope struct {
 type dealer[R any] struct {
 	n, chunk   int
 	computing  int // ranks that run tasks
+	guided     bool
 	retriesMax int
-	sup        supply
+	src        source
 	retries    []retry // failed tasks waiting for another attempt
 	waiting    []int   // ranks whose request for chunks waits, oldest first
 	want       []int   // by rank: chunks that rank's waiting request asks for
 	held       []int   // by rank: tasks dealt to it and not yet reported
-	slots      []int   // by rank: the goroutines that run its tasks
+	slots      []int   // by rank: the goroutines that run its tasks (1 until it says)
+	allSlots   int     // their sum over the workers
 	workers    []int   // the ranks that report to this dealer
 	finals     int     // of them, those that sent their final report
 
@@ -40,20 +55,30 @@ type dealer[R any] struct {
 	causes   []string // where and why the map was stopped
 	loads    []load   // by rank, from final reports
 
-	gather *gather[R]
+	out settler[R]
 }
 
 // newDealer deals the n tasks of a map, of which the journal holds resumed,
-// to workers (ranks of np) under the schedule.
-func newDealer[R any](g *gather[R], cfg config, n, np, resumed int, workers []int, skip *bitset) *dealer[R] {
-	d := &dealer[R]{n: n, chunk: cfg.chunk, computing: len(workers), retriesMax: cfg.retries,
-		want: make([]int, np), held: make([]int, np), slots: make([]int, np), loads: make([]load, np),
-		workers: workers, own: map[int]error{}, settled: resumed, gather: g}
-	d.sup = supply{n: n, chunk: cfg.chunk, ranks: max(len(workers), 1), guided: cfg.schedule == Guided, skip: skip}
+// to workers (ranks of np) under the schedule: rank 0's dealer.
+func newDealer[R any](out settler[R], cfg config, n, np, resumed int, workers []int, skip *bitset) *dealer[R] {
+	sup := &supply{n: n, skip: skip}
+	d := newDealerOf(out, sup, cfg, np, workers)
+	d.n, d.settled = n, resumed
 	if cfg.schedule.dealt() {
-		d.sup.left = n - resumed
+		sup.left = n - resumed
 	} else {
 		d.dealt = n - resumed // every rank knows its share
+	}
+	return d
+}
+
+// newDealerOf deals the tasks of src to workers (ranks of np).
+func newDealerOf[R any](out settler[R], src source, cfg config, np int, workers []int) *dealer[R] {
+	d := &dealer[R]{chunk: cfg.chunk, computing: len(workers), guided: cfg.schedule == Guided, retriesMax: cfg.retries,
+		src: src, want: make([]int, np), held: make([]int, np), slots: make([]int, np), loads: make([]load, np),
+		workers: workers, own: map[int]error{}, out: out, allSlots: len(workers)}
+	for _, r := range workers {
+		d.slots[r] = 1
 	}
 	return d
 }
@@ -70,7 +95,11 @@ func (d *dealer[R]) receive(from int, rep *report[R]) error {
 	}
 	if rep.kind == kindFinal {
 		d.finals++
-		d.loads[from] = rep.load
+		for _, l := range rep.loads {
+			if l.rank >= 0 && l.rank < len(d.loads) {
+				d.loads[l.rank] = l.load
+			}
+		}
 		if rep.cause != "" {
 			d.causes = append(d.causes, fmt.Sprintf("rank %d: %s", from, rep.cause))
 		}
@@ -80,7 +109,10 @@ func (d *dealer[R]) receive(from int, rep *report[R]) error {
 	}
 	if rep.want > 0 {
 		d.want[from] = rep.want
-		d.slots[from] = rep.slots
+		if rep.slots > 0 {
+			d.allSlots += rep.slots - d.slots[from]
+			d.slots[from] = rep.slots
+		}
 	}
 	return nil
 }
@@ -89,7 +121,7 @@ func (d *dealer[R]) receive(from int, rep *report[R]) error {
 // from reports: the first ran of them ran, some of those failed, and failed
 // ones run again while they have attempts left.
 func (d *dealer[R]) settle(from int, p *pieceDone[R]) error {
-	if err := d.gather.place(from, p); err != nil {
+	if err := d.out.place(p); err != nil {
 		return fmt.Errorf("mpimap: results from rank %d: %w", from, err)
 	}
 	d.dealt -= p.s.count
@@ -108,7 +140,7 @@ func (d *dealer[R]) settle(from int, p *pieceDone[R]) error {
 			d.own[f.index] = f.err
 		}
 	}
-	return d.gather.commit(p, func(i int) bool { return slices.Contains(again, i) })
+	return d.out.commit(p, func(i int) bool { return slices.Contains(again, i) })
 }
 
 // deal takes the next span for rank: a retry that failed elsewhere, or a
@@ -123,7 +155,14 @@ func (d *dealer[R]) deal(rank int) (span, bool) {
 			return span{start: t.index, count: 1, stride: 1, attempt: t.attempt}, true
 		}
 	}
-	s, ok := d.sup.take()
+	size := d.chunk
+	if d.guided {
+		// A share of what is left, halving per round of ranks, so that the
+		// last chunks are small and finish together.
+		r := max(d.computing, 1)
+		size = max(d.chunk, (d.src.remaining()+2*r-1)/(2*r))
+	}
+	s, ok := d.src.take(size)
 	d.dealt += s.count
 	d.held[rank] += s.count
 	return s, ok
@@ -132,7 +171,7 @@ func (d *dealer[R]) deal(rank int) (span, bool) {
 // exhausted reports whether no task will ever be dealt again: then a request
 // is answered with no chunks, the word to finish.
 func (d *dealer[R]) exhausted() bool {
-	return d.stopping || d.sup.empty() && len(d.retries) == 0 && (d.retriesMax == 0 || d.dealt == 0)
+	return d.stopping || d.src.empty() && len(d.retries) == 0 && (d.retriesMax == 0 || d.dealt == 0)
 }
 
 // answer answers the requests for chunks that can be answered: with chunks,
@@ -148,7 +187,9 @@ func (d *dealer[R]) answer() []envelope {
 		// overshoots (quick first tasks, a slow round trip) cannot hoard
 		// the supply and leave the others idle at the end, and a rank is
 		// never kept from filling its goroutines.
-		fair := max(mulSat(d.chunk, max(d.slots[rank], 1)), (d.sup.left+d.dealt)/(2*max(d.computing, 1)))
+		// The share is of the ranks' goroutines: a node's leader, which
+		// deals on to its node, may hold its node's share.
+		fair := max(mulSat(d.chunk, d.slots[rank]), mulDiv(d.slots[rank], d.src.remaining()+d.dealt, 2*max(d.allSlots, 1)))
 		var spans []span
 		for !d.stopping && len(spans) < d.want[rank] && d.held[rank] < fair {
 			s, ok := d.deal(rank)
@@ -186,7 +227,7 @@ func (d *dealer[R]) stop(cause string) []envelope {
 // finished reports whether the map is over: every worker sent its final
 // report, and no task is left to run (or the map was stopped).
 func (d *dealer[R]) finished() bool {
-	return d.finals == len(d.workers) && (d.stopping || d.sup.empty() && len(d.retries) == 0)
+	return d.finals == len(d.workers) && (d.stopping || d.src.empty() && len(d.retries) == 0)
 }
 
 // outcome is how the map ended, for every worker, and the failures in

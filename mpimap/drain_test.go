@@ -21,7 +21,7 @@ import (
 // finish with every result right, without running any journaled task again.
 func TestSignalDrainAndResume(t *testing.T) {
 	mpitest.ForEachLauncher(t, "./testdata/drain", func(launcher, bin string) {
-		for _, mode := range []string{"map", "mapn", "each", "eachn"} {
+		for _, mode := range []string{"map", "mapn", "each", "eachn", "eachn-tree"} {
 			t.Run(launcher+"/"+mode, func(t *testing.T) { drainAndResume(t, launcher, bin, mode) })
 		}
 	})
@@ -35,7 +35,11 @@ func drainAndResume(t *testing.T, launcher, bin, mode string) {
 	os.Mkdir(logs1, 0o755)
 	os.Mkdir(logs2, 0o755)
 
-	cmd := exec.Command(launcher, "-np", "3", bin, journal, logs1, mode)
+	np := 3
+	if mode == "eachn-tree" {
+		np = 5 // nodes {0, 1}, {2, 3}, {4}: rank 2 leads
+	}
+	cmd := exec.Command(launcher, "-np", strconv.Itoa(np), bin, journal, logs1, mode)
 	cmd.Env = append(os.Environ(), mpitest.LauncherEnv...)
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -67,7 +71,7 @@ func drainAndResume(t *testing.T, launcher, bin, mode string) {
 		t.Fatalf("%d tasks journaled by the interrupted run (%v)\n%s", len(journaled), err, out)
 	}
 
-	job := mpitest.Launch(t, launcher, 3, 60*time.Second, bin, journal, logs2, mode)
+	job := mpitest.Launch(t, launcher, np, 60*time.Second, bin, journal, logs2, mode)
 	if job.Exit != 0 || !strings.Contains(job.Output, "complete 400") {
 		t.Fatalf("the resumed job: exit %d\n%s", job.Exit, job.Output)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/hpcmap/hpcmap/mpi"
 )
 
 // TaskError is the failure of one task: the error fn returned, or its panic.
@@ -38,8 +40,9 @@ func (e *TaskError) Unwrap() error { return e.Err }
 var ErrInterrupted = errors.New("mpimap: map interrupted")
 
 // remoteError is an error that happened on another rank: its text crossed
-// over, and whether it was a context's, so that errors.Is still matches
-// context.DeadlineExceeded and context.Canceled.
+// over, and whether it was a context's or a communicator's in use, so that
+// errors.Is still matches context.DeadlineExceeded, context.Canceled and
+// mpi.ErrInUse.
 type remoteError struct {
 	msg   string
 	cause error // one of sentinels, or nil
@@ -49,7 +52,7 @@ func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.cause }
 
 // sentinels are the errors whose identity crosses ranks, by position.
-var sentinels = []error{context.DeadlineExceeded, context.Canceled}
+var sentinels = []error{context.DeadlineExceeded, context.Canceled, mpi.ErrInUse}
 
 // sentinelOf is the position of err's sentinel in sentinels, plus one, or 0.
 func sentinelOf(err error) int {

@@ -13,10 +13,14 @@ import (
 // and never exit 0. A task that panics is a TaskError, and the job goes on.
 func TestFaultsEndTheJob(t *testing.T) {
 	mpitest.ForEachLauncher(t, "./testdata/fault", func(launcher, bin string) {
-		for _, mode := range []string{"panic-outside", "error-outside", "exit-in-task", "kill-rank", "kill-root", "task-panic"} {
+		for _, mode := range []string{"panic-outside", "error-outside", "exit-in-task", "kill-rank", "kill-root", "kill-leader", "task-panic"} {
 			t.Run(launcher+"/"+mode, func(t *testing.T) {
 				t.Parallel()
-				job := mpitest.Launch(t, launcher, 3, 10*time.Second, bin, mode)
+				np := 3
+				if mode == "kill-leader" {
+					np = 4 // two nodes of two ranks: rank 2 leads the second
+				}
+				job := mpitest.Launch(t, launcher, np, 10*time.Second, bin, mode)
 				t.Logf("exit %d after %v", job.Exit, job.Elapsed.Round(time.Millisecond))
 				if job.Hung {
 					t.Fatalf("the job hung: still running after 10 s\n%s", job.Output)

@@ -153,7 +153,7 @@ func resultsSeeds[R any](t testing.TB, val func(i int) R) [][]byte {
 			piece(span{0, 3, 1, 1}, 3, fails[2]),
 		}},
 		{kind: kindResults, want: 7},
-		{kind: kindFinal, cause: "rank 1: interrupt", load: load{messages: 12, peers: 1}},
+		{kind: kindFinal, cause: "rank 1: interrupt", loads: []rankLoad{{1, load{messages: 12, peers: 1}}, {5, load{3, 1}}}},
 		{kind: kindFinal, pieces: []pieceDone[R]{piece(span{39, 1, 1, 3}, 1), piece(span{1, 20, 2, 1}, 20)}},
 		{kind: kindFailed, cause: "mpimap: malformed message from rank 0"},
 	}
@@ -179,7 +179,7 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 		}
 		g := gather[R]{codec: c, results: results}
 		for i := range rep.pieces {
-			if err = g.place(1, &rep.pieces[i]); err != nil {
+			if err = g.place(&rep.pieces[i]); err != nil {
 				return
 			}
 		}
@@ -234,7 +234,7 @@ func checkReadResults[R any](t *testing.T, n int, msg []byte, lim allocLimit) {
 	results2 := make([]R, n)
 	g := gather[R]{codec: c, results: results2}
 	for i := range rep2.pieces {
-		if err := g.place(1, &rep2.pieces[i]); err != nil {
+		if err := g.place(&rep2.pieces[i]); err != nil {
 			t.Fatalf("the re-encoded results of %+v do not decode: %v", rep, err)
 		}
 	}
@@ -311,7 +311,7 @@ func FuzzEncodeResults(f *testing.F) {
 		}
 		results := make([]float64, n)
 		g := gather[float64]{codec: c, results: results}
-		if len(got.pieces) != 1 || g.place(1, &got.pieces[0]) != nil || results[2] != 1.5 {
+		if len(got.pieces) != 1 || g.place(&got.pieces[0]) != nil || results[2] != 1.5 {
 			t.Fatalf("wrote one piece, read %+v with results %v", got, results)
 		}
 		p := got.pieces[0]

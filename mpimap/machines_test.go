@@ -251,7 +251,7 @@ func TestWorkerStopDrainsThenAbandons(t *testing.T) {
 
 func TestWorkerAbortAndUnexpected(t *testing.T) {
 	w := newWorker[int](&fakeExec{}, 1, 1, nil, false, false)
-	err := w.receive(time.Now(), &order{kind: kindAbort, text: "journal: disk full"})
+	err := w.receive(time.Now(), &order{kind: kindAbort, text: "the map failed on rank 0: journal: disk full"})
 	if err == nil || err.Error() != "mpimap: the map failed on rank 0: journal: disk full" {
 		t.Fatalf("abort: got %v", err)
 	}

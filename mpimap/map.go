@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	agreeing "github.com/hpcmap/hpcmap/internal/agree"
+	"github.com/hpcmap/hpcmap/internal/claim"
 	"github.com/hpcmap/hpcmap/internal/codec"
 	"github.com/hpcmap/hpcmap/mpi"
 )
@@ -72,7 +75,6 @@ type job[R any] struct {
 	fn     func(ctx context.Context, i int) (R, error) // nil if the caller's fn was nil
 	digest func() int64                                // of the arguments' content, compared across ranks
 	head   func(key []string) (journalHead, error)     // the journal's fingerprint
-	each   bool                                        // results go to a sink
 }
 
 func argsJob[T, R any](args []T, fn func(context.Context, T) (R, error), name string) job[R] {
@@ -114,6 +116,10 @@ type mapper[R any] struct {
 	skip      *bitset
 	journaled int
 
+	layout layout        // who deals to whom
+	dealer int           // the rank this rank reports to, unless it is 0
+	spin   time.Duration // how long a quiet loop only yields (idler)
+
 	inbox  []byte    // reused for every message received
 	load   loadCount // the map messages this rank handled
 	marked bool      // the marker of this rank's parts is sent (parts.go)
@@ -135,6 +141,14 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 		return nil, berr // on this rank alone: see begin
 	}
 	defer end()
+	// Every call of the map's goes through a handle of its own: meanwhile
+	// mpi refuses anyone else's collective on c (a task's, say), with an
+	// error that says why, instead of mixing it into the map's.
+	user := c
+	if handle, release, ok := claim.Comm(c, "a Map"); ok {
+		defer release()
+		c = handle.(mpi.Comm)
+	}
 	reapAbandoned()
 	cfg := newConfig(opts)
 	rc, cerr := codec.New[R]()
@@ -151,6 +165,10 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 	case cerr != nil:
 		err = fmt.Errorf("mpimap: the results: %w", cerr)
 	}
+	k, kerr := nodeSize()
+	if err == nil {
+		err = kerr
+	}
 	m := &mapper[R]{comm: c, cfg: cfg, codec: rc, seq: seq, poisoned: poisoned,
 		n: max(j.n, 0), np: c.Size(), rank: c.Rank(), host: c.Host()}
 	// Rank 0 reads the journal first: a journal it cannot use is its
@@ -166,7 +184,7 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 			err = m.openJournal(j, g)
 		}
 	}
-	if err := agree(c, m.settings(j, sink != nil), err); err != nil {
+	if err := agree(c, append(m.settings(j, sink != nil), setting{nodeSizeVar, "node sizes (" + nodeSizeVar + ")", int64(k)}), err); err != nil {
 		if g.journal != nil {
 			g.journal.close()
 		}
@@ -180,15 +198,37 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 			return nil, err
 		}
 	}
-	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
-	if m.rank != 0 {
-		return nil, m.work(ctx)
+	if k > 0 || m.np == 1 {
+		m.layout, err = nodeLayout(c, m.np, k)
+	} else {
+		m.layout, err = machineLayout(user, c, m.np)
 	}
-	return g.results, m.lead(ctx, g)
+	if err != nil {
+		return nil, err // every rank's: the collective failed
+	}
+	m.dealer = m.layout.dealerOf(m.rank)
+	m.spin = spinFor
+	if k == 0 && len(m.layout.members(m.layout.leaderOf[m.rank])) <= runtime.NumCPU() {
+		m.spin = spinAlone // a core for each rank of the node: spinning takes from no one
+	}
+	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
+	switch {
+	case m.rank == 0:
+		if err := m.runRoot(ctx, g); err != nil {
+			if errors.Is(err, errConcurrent) {
+				return nil, err // results of two maps, maybe mixed
+			}
+			return g.results, err
+		}
+		return g.results, nil
+	case m.layout.leads(m.rank):
+		return nil, m.relay(ctx)
+	}
+	return nil, m.work(ctx)
 }
 
-// lead runs rank 0's part: what the journal holds first, then the map.
-func (m *mapper[R]) lead(ctx context.Context, g *gather[R]) error {
+// runRoot runs rank 0's part: what the journal holds first, then the map.
+func (m *mapper[R]) runRoot(ctx context.Context, g *gather[R]) error {
 	g.run = m.run
 	mon, err := newMonitor(m.cfg, m.n, m.skip, m.journaled)
 	if err == nil && g.sink != nil && g.journal != nil {
@@ -196,7 +236,7 @@ func (m *mapper[R]) lead(ctx context.Context, g *gather[R]) error {
 	}
 	if err != nil {
 		out := outbox{comm: m.comm, tag: tagToWorker}
-		m.abort(&out, err)
+		m.abort(&out, m.layout.reportingTo(false), "the map failed on rank 0: "+err.Error())
 		if g.journal != nil {
 			g.journal.close()
 		}
@@ -307,33 +347,31 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 // passed the same settings, so that a mistake on one rank is an error on
 // every rank instead of a hang or a wrong result.
 func agree(c mpi.Comm, settings []setting, local error) error {
-	k := len(settings)
-	src := make([]int64, 2*k+1)
+	vals := make([]int64, len(settings))
 	for i, s := range settings {
-		src[i], src[k+i] = s.v, -s.v
+		vals[i] = s.v
 	}
-	if local != nil {
-		src[2*k] = 1
-	}
-	max := make([]int64, len(src))
-	if err := c.Allreduce(mpi.Bytes(max), mpi.Bytes(src), mpi.Int64, mpi.Max); err != nil {
-		return fmt.Errorf("mpimap: checking the map across ranks: %w", err)
-	}
-	if max[2*k] != 0 {
-		return refusal(c, local)
+	ranges, err := agreeing.Values(c, local, vals...)
+	var other *agreeing.RankError
+	switch {
+	case errors.As(err, &other) && err == other:
+		return fmt.Errorf("mpimap: %w", err) // another rank's refusal
+	case err != nil:
+		return err
 	}
 	var differ []string
 	for i, s := range settings {
-		if max[i] == -max[k+i] {
+		r := ranges[i]
+		if r.Same() {
 			continue
 		}
 		switch s.name {
 		case "args":
-			return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", -max[k+i], max[i])
+			return fmt.Errorf("mpimap: args differ in length across ranks (from %d to %d): every rank must pass the same args", r.Min, r.Max)
 		case "args content":
 			return fmt.Errorf("mpimap: args differ in content across ranks (%d of them on every rank): every rank must pass the same args", settings[0].v)
 		case "map sequence":
-			return fmt.Errorf("mpimap: the ranks are at different maps on this communicator (from the %dth to the %dth): every rank must call the same maps in the same order", -max[k+i], max[i])
+			return fmt.Errorf("mpimap: the ranks are at different maps on this communicator (from the %dth to the %dth): every rank must call the same maps in the same order", r.Min, r.Max)
 		}
 		differ = append(differ, fmt.Sprintf("%s (%s)", s.what, s.name))
 	}
@@ -341,28 +379,6 @@ func agree(c mpi.Comm, settings []setting, local error) error {
 		return fmt.Errorf("mpimap: ranks passed different %s: every rank must pass the same options", strings.Join(differ, ", "))
 	}
 	return nil
-}
-
-// refusal is the error of a map that some rank refused: its own reason, or
-// the first refusing rank's, which the ranks exchange (only on this path).
-func refusal(c mpi.Comm, local error) error {
-	var mine []byte
-	if local != nil {
-		mine = []byte(local.Error())
-	}
-	all, err := mpi.AllgatherSlice(c, mine)
-	switch {
-	case local != nil:
-		return local
-	case err != nil:
-		return fmt.Errorf("mpimap: another rank refused the map: %w", err)
-	}
-	for r, why := range all {
-		if len(why) > 0 {
-			return fmt.Errorf("mpimap: rank %d refused the map: %s", r, why)
-		}
-	}
-	return errors.New("mpimap: another rank refused the map")
 }
 
 // interruption describes a map stopped by a cancelled context: the tasks

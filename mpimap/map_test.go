@@ -72,26 +72,30 @@ func checkMap[R comparable](ctx context.Context, c mpi.Comm, n int, fn func(cont
 
 func TestMapMatrix(t *testing.T) {
 	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
+		// Every combination runs, and every one that fails is reported: a
+		// check fails on rank 0 alone, after its map, so the ranks stay in
+		// step.
 		np := c.Size()
+		var errs []error
 		for _, n := range []int{0, 1, np - 1, np, np + 1, 1000} {
 			for _, s := range schedules {
 				for _, chunk := range []int{1, 7} {
 					for _, workers := range []int{1, 3} {
 						opts := []mpimap.Option{mpimap.WithSchedule(s), mpimap.WithChunk(chunk), mpimap.WithWorkers(workers)}
 						if err := checkMap(ctx, c, n, square, opts...); err != nil {
-							return fmt.Errorf("n=%d %v chunk=%d workers=%d: %w", n, s, chunk, workers, err)
+							errs = append(errs, fmt.Errorf("n=%d %v chunk=%d workers=%d: %w", n, s, chunk, workers, err))
 						}
 					}
 				}
 				if err := checkMap(ctx, c, n, label, mpimap.WithSchedule(s)); err != nil {
-					return fmt.Errorf("strings, n=%d %v: %w", n, s, err)
+					errs = append(errs, fmt.Errorf("strings, n=%d %v: %w", n, s, err))
 				}
 				if err := checkMap(ctx, c, n, square, mpimap.WithSchedule(s), mpimap.WithoutRoot(), mpimap.WithChunk(3)); err != nil {
-					return fmt.Errorf("without root, n=%d %v: %w", n, s, err)
+					errs = append(errs, fmt.Errorf("without root, n=%d %v: %w", n, s, err))
 				}
 			}
 		}
-		return nil
+		return errors.Join(errs...)
 	})
 }
 
@@ -239,13 +243,17 @@ func TestBadInput(t *testing.T) {
 			{"args differ in length", second(mpimap.Map(ctx, c, args[:10-c.Rank()%2], id)), "differ in length"},
 			{"nil comm", second(mpimap.Map(ctx, nil, args, id)), "nil Comm"},
 		}
+		var errs []error
 		for _, tc := range cases {
 			if tc.name == "args differ in length" && c.Size() == 1 {
 				continue
 			}
 			if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
-				return fmt.Errorf("%s: got %v, want an error containing %q", tc.name, tc.err, tc.want)
+				errs = append(errs, fmt.Errorf("%s: got %v, want an error containing %q", tc.name, tc.err, tc.want))
 			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...) // every map above ran on every rank: the ranks are in step
 		}
 		// Options differing across ranks are refused everywhere.
 		if c.Size() > 1 {
@@ -274,12 +282,16 @@ func TestResultsIndependentOfLayout(t *testing.T) {
 		return out, nil
 	}
 	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
+		// Every combination is run on every rank, whatever an earlier one
+		// found, so that the ranks stay in step; all that differ are told.
 		var first [][]float64
+		var errs []error
 		for _, s := range schedules {
 			for _, chunk := range []int{1, 4} {
 				got, err := mpimap.Map(ctx, c, indices(123), fn, mpimap.WithSchedule(s), mpimap.WithChunk(chunk), mpimap.WithWorkers(2))
 				if err != nil {
-					return err
+					errs = append(errs, fmt.Errorf("%v chunk %d: %w", s, chunk, err))
+					continue
 				}
 				if c.Rank() != 0 {
 					continue
@@ -289,12 +301,13 @@ func TestResultsIndependentOfLayout(t *testing.T) {
 				}
 				for i := range got {
 					if !slices.Equal(got[i], first[i]) {
-						return fmt.Errorf("%v chunk %d: result %d is %v, want %v", s, chunk, i, got[i], first[i])
+						errs = append(errs, fmt.Errorf("%v chunk %d: result %d is %v, want %v", s, chunk, i, got[i], first[i]))
+						break
 					}
 				}
 			}
 		}
-		return nil
+		return errors.Join(errs...)
 	})
 }
 

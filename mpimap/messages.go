@@ -42,12 +42,18 @@ type report[R any] struct {
 	want   int  // chunks requested
 	slots  int  // the goroutines that run the sender's tasks
 	pieces []pieceDone[R]
-	cause  string // kindFinal: why the rank stopped early; kindFailed: why it failed
-	load   load   // kindFinal: the rank's share of the map's messages
+	cause  string     // kindFinal: why the rank stopped early; kindFailed: why it failed
+	loads  []rankLoad // kindFinal: the map messages of the rank, and of its node's if it leads one
 }
 
 // load is how many map messages a rank handled and with how many ranks.
 type load struct{ messages, peers int }
+
+// rankLoad is a rank's load.
+type rankLoad struct {
+	rank int
+	load
+}
 
 // order is a dealer's message to a worker.
 type order struct {
@@ -125,8 +131,12 @@ func appendReport[R any](dst []byte, seq uint64, rep *report[R], c codec.Codec[R
 	}
 	if rep.kind == kindFinal {
 		w.string(rep.cause)
-		w.uint(rep.load.messages)
-		w.uint(rep.load.peers)
+		w.uint(len(rep.loads))
+		for _, l := range rep.loads {
+			w.uint(l.rank)
+			w.uint(l.messages)
+			w.uint(l.peers)
+		}
 	}
 	return w.b
 }
@@ -165,7 +175,9 @@ func readReport[R any](msg []byte, n int) (report[R], error) {
 	})
 	if rep.kind == kindFinal {
 		rep.cause = r.string()
-		rep.load = load{messages: r.uint(), peers: r.uint()}
+		r.each(r.list(), func() {
+			rep.loads = append(rep.loads, rankLoad{rank: r.uint(), load: load{messages: r.uint(), peers: r.uint()}})
+		})
 	}
 	return rep, r.done()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hpcmap/hpcmap/internal/mpitest"
 	"github.com/hpcmap/hpcmap/mpi"
 	"github.com/hpcmap/hpcmap/mpimap"
+	"github.com/hpcmap/hpcmap/reduce"
 )
 
 // The tests of this file are what a careless user does: each once made Map
@@ -325,5 +326,70 @@ func TestRootTraceFailureNamed(t *testing.T) {
 			return fmt.Errorf("rank %d: %v does not say where the map failed", c.Rank(), err)
 		}
 		return nil
+	})
+}
+
+// A collective on the map's communicator inside a task is refused at once,
+// as that task's error, with the reason; the map goes on.
+func TestCollectiveInTaskRefused(t *testing.T) {
+	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
+		_, err := mpimap.Map(ctx, c, indices(6), func(ctx context.Context, i int) (int, error) {
+			if i%2 == 0 {
+				return 0, c.Barrier()
+			}
+			_, err := reduce.AllSum(c, 1.0)
+			return i, err
+		}, mpimap.WithSchedule(mpimap.Dynamic))
+		var errs []error
+		if err != nil {
+			errs = err.(interface{ Unwrap() []error }).Unwrap()
+		}
+		if len(errs) != 6 {
+			return fmt.Errorf("got %v, want every task refused", err)
+		}
+		for _, e := range errs {
+			if !errors.Is(e, mpi.ErrInUse) || !strings.Contains(e.Error(), "a Map is running on this communicator") {
+				return fmt.Errorf("task error %v does not say why", e)
+			}
+		}
+		// After the map, the communicator is the caller's again.
+		if _, err := reduce.AllSum(c, 1.0); err != nil {
+			return fmt.Errorf("after the map: %w", err)
+		}
+		return nil
+	})
+}
+
+// Two maps started at once on one communicator from two goroutines: neither
+// hangs, and neither returns a result on any rank, for they may have paired
+// different maps across ranks; each says what to do instead.
+func TestConcurrentMapsRefused(t *testing.T) {
+	mpitest.Worlds(t, []int{2, 3, 4}, func(ctx context.Context, c mpi.Comm) error {
+		if c.Size() == 1 {
+			return nil // under a launcher at np 1
+		}
+		slow := func(k int) func(context.Context, int) (int, error) {
+			return func(_ context.Context, i int) (int, error) {
+				time.Sleep(time.Millisecond)
+				return k*10000 + i, nil
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for k := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[k] = mpimap.Map(ctx, c, indices(1000), slow(k), mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithWorkers(2))
+			}()
+		}
+		wg.Wait()
+		for k, err := range errs {
+			if err == nil || !strings.Contains(err.Error(), "two maps ran at once") {
+				return fmt.Errorf("map %d: got %v, want an error saying two maps ran at once", k, err)
+			}
+		}
+		// The next map works.
+		return checkMap(ctx, c, 100, square, mpimap.WithSchedule(mpimap.Dynamic))
 	})
 }

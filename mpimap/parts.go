@@ -21,6 +21,16 @@ import (
 // report's pieces. What a failed map left behind must not be taken for
 // this one's parts, so each rank's first part of a map is preceded by a
 // marker of the map, and rank 0 discards what comes before it.
+//
+// Parts bypass node leaders: a rank whose dealer is its node's leader
+// sends its report to the leader and the report's parts straight to rank
+// 0, where they wait until the leader's report up carries the piece (the
+// piece names the rank that ran it, whose parts rank 0 then reads). A
+// leader forwards each rank's pieces in the order it received them, so the
+// order that places a part holds through it; and a leader never holds a
+// megabyte-sized result for rank 0, nor copies one. The price: rank 0
+// exchanges messages with every rank that sends it large results, not
+// only with the leaders.
 const tagParts = mpi.ReservedTag + 2
 
 // partMin is the least size of a part: smaller results travel inside their
@@ -35,19 +45,19 @@ func marker(seq uint64) []byte {
 	return binary.LittleEndian.AppendUint64(bytes.Clone(partsMarker), seq)
 }
 
-// sendParts sends the parts of rep's pieces to rank dst, after the report
+// sendParts sends the parts of rep's pieces to rank 0, after the report
 // that announces them. They are the pieces' own memory, which the outbox
 // keeps until sent.
-func (m *mapper[R]) sendParts(out *outbox, dst int, rep *report[R]) error {
+func (m *mapper[R]) sendParts(out *outbox, rep *report[R]) error {
 	for i := range rep.pieces {
 		for _, part := range rep.pieces[i].parts {
 			if !m.marked {
-				if err := out.sendOn(tagParts, dst, marker(m.seq)); err != nil {
+				if err := out.sendOn(tagParts, 0, marker(m.seq)); err != nil {
 					return err
 				}
 				m.marked = true
 			}
-			if err := out.sendOn(tagParts, dst, part); err != nil {
+			if err := out.sendOn(tagParts, 0, part); err != nil {
 				return err
 			}
 		}

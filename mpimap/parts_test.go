@@ -45,7 +45,7 @@ func TestPartsSkipWhatAFailedMapLeft(t *testing.T) {
 				if err := out.send(0, appendReport(nil, seq, &rep, cd, "node")); err != nil {
 					return err
 				}
-				if err := m.sendParts(&out, 0, &rep); err != nil {
+				if err := m.sendParts(&out, &rep); err != nil {
 					return err
 				}
 				if err := out.flush(); err != nil {
@@ -71,7 +71,7 @@ func TestPartsSkipWhatAFailedMapLeft(t *testing.T) {
 				if seq == failed && i > 0 {
 					break // the map failed: the rest of its parts stay unread
 				}
-				if err := g.place(1, &rep.pieces[i]); err != nil {
+				if err := g.place(&rep.pieces[i]); err != nil {
 					return fmt.Errorf("map %d, piece %d: %w", seq, i, err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,7 @@ type pieceDone[R any] struct {
 	payload []byte
 	// parts are the results that travel as messages of their own after the
 	// report that carries the piece (parts.go): memory of vals, or of the
-	// slices in them, until sent; or received by a rank that relays them.
+	// slices in them, until sent.
 	parts [][]byte
 }
 
@@ -214,6 +215,11 @@ func (p *pool[R]) work(ctx context.Context, w int, resume *pieceDone[R]) {
 		p.run.piece(ctx, d, log)
 		p.done <- *d
 		d = nil
+		// Let the rank's loop see the piece: on a rank with one processor
+		// (GOMAXPROCS=1, a rank bound to one core) it runs only when this
+		// goroutine yields, and it must ask for more tasks before the queue
+		// runs dry, not after.
+		runtime.Gosched()
 	}
 }
 

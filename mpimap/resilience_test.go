@@ -402,6 +402,9 @@ func drainAbandons(t *testing.T, byOption bool) {
 // where the fair share alone would give each rank one.
 func TestLongTasksFillEveryGoroutine(t *testing.T) {
 	mpitest.Worlds(t, []int{2}, func(ctx context.Context, c mpi.Comm) error {
+		if c.Size() != 2 {
+			return nil // under a launcher of another size
+		}
 		var running, most atomic.Int32
 		_, err := mpimap.Map(ctx, c, indices(6), func(_ context.Context, i int) (int, error) {
 			now := running.Add(1)

@@ -79,29 +79,32 @@ func mulDiv(a, b, c int) int {
 	return int(q)
 }
 
-// supply deals the tasks of Dynamic and Guided in index order, passing over
-// journaled ones.
-type supply struct {
-	next, n, chunk, ranks int
-	left                  int // tasks not yet dealt
-	guided                bool
-	skip                  *bitset
+// source is where a dealer takes the tasks it deals: the map's task indices
+// (rank 0's supply), or the spans a node's leader got from rank 0 (a
+// spanQueue).
+type source interface {
+	take(size int) (span, bool) // up to size tasks, in one span
+	remaining() int             // tasks not yet dealt
+	empty() bool                // none left, and none will come
 }
 
-func (s *supply) empty() bool { return s.left <= 0 }
+// supply is rank 0's source: the tasks of Dynamic and Guided in index order,
+// passing over journaled ones.
+type supply struct {
+	next, n int
+	left    int // tasks not yet dealt
+	skip    *bitset
+}
 
-func (s *supply) take() (span, bool) {
+func (s *supply) empty() bool    { return s.left <= 0 }
+func (s *supply) remaining() int { return max(s.left, 0) }
+
+func (s *supply) take(size int) (span, bool) {
 	for s.next < s.n && s.skip.has(s.next) {
 		s.next++
 	}
 	if s.left <= 0 || s.next >= s.n {
 		return span{}, false
-	}
-	size := s.chunk
-	if s.guided {
-		// A share of what is left, halving per round of ranks, so that the
-		// last chunks are small and finish together.
-		size = max(s.chunk, (s.left+2*s.ranks-1)/(2*s.ranks))
 	}
 	sp := span{start: s.next, stride: 1, attempt: 1}
 	for sp.count < size && s.next < s.n && !s.skip.has(s.next) {
@@ -110,6 +113,47 @@ func (s *supply) take() (span, bool) {
 	}
 	s.left -= sp.count
 	return sp, true
+}
+
+// spanQueue is a node leader's source: the spans rank 0 dealt it, dealt on
+// in pieces to the node's ranks. It is empty once rank 0 has said no more
+// will come and the last is dealt.
+type spanQueue struct {
+	spans  []span
+	count  int  // tasks in spans
+	closed bool // no more will come
+}
+
+func (q *spanQueue) push(s span) {
+	if s.count > 0 {
+		q.spans = append(q.spans, s)
+		q.count += s.count
+	}
+}
+
+func (q *spanQueue) take(size int) (span, bool) {
+	if len(q.spans) == 0 {
+		return span{}, false
+	}
+	head := &q.spans[0]
+	sp := *head
+	sp.count = min(size, head.count)
+	head.start, head.count = head.at(sp.count), head.count-sp.count
+	if head.count == 0 {
+		q.spans = q.spans[1:]
+	}
+	q.count -= sp.count
+	return sp, true
+}
+
+func (q *spanQueue) remaining() int { return q.count }
+func (q *spanQueue) empty() bool    { return q.closed && q.count == 0 }
+
+// drop forgets what is left, and says how many tasks that was.
+func (q *spanQueue) drop() int {
+	n := q.count
+	q.spans, q.count = nil, 0
+	return n
 }
 
 // retry is a failed task waiting for another attempt.

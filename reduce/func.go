@@ -70,7 +70,7 @@ func fold[T any](c mpi.Comm, name string, x T, op func(a, b T) T) (T, error) {
 
 // gatherValues collects x from every rank on rank 0, in rank order (nil
 // elsewhere). problem is what this rank found wrong with its other arguments,
-// nil if nothing; this rank then sends no value, and agree takes the
+// nil if nothing; this rank then sends no value, and agreeOn takes the
 // problem's text to every rank. Every rank returns an error exactly when
 // some rank has a problem, or a value fails to encode or decode, except when
 // a communication call itself fails.
@@ -115,7 +115,7 @@ func gatherValues[T any](c mpi.Comm, x T, problem error) ([]T, error) {
 			problem = errors.New(strings.Join(bad, "; "))
 		}
 	}
-	_, verdict, err := agree(c, problem)
+	_, verdict, err := agreeOn(c, problem)
 	if err != nil {
 		return nil, err
 	}

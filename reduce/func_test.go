@@ -233,7 +233,7 @@ func TestFuncErrors(t *testing.T) {
 			Shown  []int
 			hidden []int
 		}
-		_, err = reduce.Func(c, hidden{}, func(a, b hidden) hidden { return a })
+		_, err = reduce.Func(c, hidden{Shown: []int{1}, hidden: []int{2}}, func(a, b hidden) hidden { return a })
 		if err := wantError("an unexported field", err, -1, "reduce_test.hidden", "field hidden"); err != nil {
 			return err
 		}

@@ -159,14 +159,14 @@ func checkEdges(c mpi.Comm, h *Histogram) error {
 		edges = h.edges
 	}
 	n := int64(len(edges))
-	hilo, verdict, err := agree(c, problem, n, -n)
+	r, verdict, err := agreeOn(c, problem, n)
 	switch {
 	case err != nil:
 		return err
 	case verdict != nil:
 		return verdict
-	case hilo[0] != -hilo[1]:
-		return fmt.Errorf("%w: %d edges on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), -hilo[1], hilo[0])
+	case !r[0].Same():
+		return fmt.Errorf("%w: %d edges on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), r[0].Min, r[0].Max)
 	}
 	buf := make([]float64, 2*len(edges))
 	for i, e := range edges {

@@ -2,6 +2,7 @@ package reduce_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -95,6 +96,7 @@ func TestMergeHistogram(t *testing.T) {
 func TestMergeHistogramMismatch(t *testing.T) {
 	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
 		r, n, last := c.Rank(), c.Size(), c.Size()-1
+		var wrong []error // every case that fails, not only the first
 		for _, tc := range []struct {
 			name  string
 			edges []float64 // on the last rank; the others have 0, 1, 2, 3
@@ -112,13 +114,11 @@ func TestMergeHistogramMismatch(t *testing.T) {
 			_, err := reduce.MergeHistogram(c, h)
 			if n == 1 {
 				if err != nil {
-					return fmt.Errorf("%s on one rank: %v", tc.name, err)
+					wrong = append(wrong, fmt.Errorf("%s on one rank: %v", tc.name, err))
 				}
 				continue
 			}
-			if err := wantMismatch(c, "MergeHistogram with "+tc.name, err); err != nil {
-				return err
-			}
+			wrong = append(wrong, wantMismatch(c, "MergeHistogram with "+tc.name, err))
 		}
 		// A zero Histogram on one rank fails on every rank, without a hang.
 		h := reduce.NewHistogram([]float64{0, 1})
@@ -126,13 +126,13 @@ func TestMergeHistogramMismatch(t *testing.T) {
 			h = &reduce.Histogram{}
 		}
 		if _, err := reduce.MergeHistogram(c, h); err == nil {
-			return fmt.Errorf("MergeHistogram with a zero Histogram on rank %d: no error on rank %d", last, r)
+			wrong = append(wrong, fmt.Errorf("MergeHistogram with a zero Histogram on rank %d: no error on rank %d", last, r))
 		}
 		got, err := reduce.AllSum(c, 1)
 		if err != nil || got != n {
-			return fmt.Errorf("AllSum after the mismatches: %d, %v; want %d", got, err, n)
+			wrong = append(wrong, fmt.Errorf("AllSum after the mismatches: %d, %v; want %d", got, err, n))
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }
 

@@ -91,12 +91,13 @@ func TestNilOpOnOneRank(t *testing.T) {
 		r, n := c.Rank(), c.Size()
 		concat := func(a, b string) string { return a + b }
 		add := func(a, b [2]int) [2]int { return [2]int{a[0] + b[0], a[1] + b[1]} }
+		// Every case that fails is reported, not only the first.
+		var wrong []error
 		for _, bad := range []int{n - 1, 0, -1} { // -1: every rank
 			opS, opF := concat, add
 			if r == bad || bad == -1 {
 				opS, opF = nil, nil
 			}
-			var wrong []error
 			check := func(what string, err error) {
 				want := fmt.Sprintf("rank %d: nil op", max(bad, 0))
 				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "reduce: Func:") {
@@ -107,15 +108,12 @@ func TestNilOpOnOneRank(t *testing.T) {
 			check("Func of a string", err)
 			_, err = reduce.Func(c, [2]int{r, 1}, opF) // a fixed-size type
 			check("Func of an array", err)
-			if len(wrong) > 0 {
-				return errors.Join(wrong...)
-			}
 			// The ranks are still in step.
 			if got, err := reduce.AllSum(c, 1); err != nil || got != n {
-				return fmt.Errorf("AllSum after a nil op on rank %d: %d, %v; want %d", bad, got, err, n)
+				wrong = append(wrong, fmt.Errorf("AllSum after a nil op on rank %d: %d, %v; want %d", bad, got, err, n))
 			}
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }
 
@@ -126,6 +124,7 @@ func TestNilOpOnOneRank(t *testing.T) {
 func TestMergeHistogramNotMade(t *testing.T) {
 	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
 		r, n, last := c.Rank(), c.Size(), c.Size()-1
+		var wrong []error // every case that fails, not only the first
 		for _, tc := range []struct {
 			name string
 			h    *reduce.Histogram
@@ -146,16 +145,15 @@ func TestMergeHistogramNotMade(t *testing.T) {
 			})
 			want := fmt.Sprintf("reduce: MergeHistogram: the Histogram on rank %d %s", last, tc.want)
 			if err == nil || !strings.Contains(err.Error(), want) || got != nil {
-				return fmt.Errorf("a %s Histogram on rank %d: rank %d got %v, %v; want an error containing %q", tc.name, last, r, got, err, want)
-			}
-			if strings.Contains(err.Error(), "src has") {
-				return fmt.Errorf("a %s Histogram: the error %q speaks of src", tc.name, err)
+				wrong = append(wrong, fmt.Errorf("a %s Histogram on rank %d: rank %d got %v, %v; want an error containing %q", tc.name, last, r, got, err, want))
+			} else if strings.Contains(err.Error(), "src has") {
+				wrong = append(wrong, fmt.Errorf("a %s Histogram: the error %q speaks of src", tc.name, err))
 			}
 			if sum, err := reduce.AllSum(c, 1); err != nil || sum != n {
-				return fmt.Errorf("AllSum after a %s Histogram: %d, %v; want %d", tc.name, sum, err, n)
+				wrong = append(wrong, fmt.Errorf("AllSum after a %s Histogram: %d, %v; want %d", tc.name, sum, err, n))
 			}
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }
 
@@ -209,6 +207,7 @@ func TestSliceMisuseProperty(t *testing.T) {
 	mpitest.Worlds(t, []int{1, 2, 3}, func(ctx context.Context, c mpi.Comm) error {
 		rng := rand.New(rand.NewPCG(5, 6)) // the same draws on every rank
 		r, np := c.Rank(), c.Size()
+		var wrong []error // every trial that fails, not only the first
 		for trial := range 400 {
 			all := rng.IntN(2) == 0
 			n := rng.IntN(6)
@@ -261,22 +260,22 @@ func TestSliceMisuseProperty(t *testing.T) {
 			what := fmt.Sprintf("trial %d: %s with src lengths %v, dst kinds %v: rank %d", trial, name, srcLen, dstKind, r)
 			switch {
 			case wantErr && !errors.Is(err, reduce.ErrMismatch):
-				return fmt.Errorf("%s got %v, want an error wrapping ErrMismatch", what, err)
+				wrong = append(wrong, fmt.Errorf("%s got %v, want an error wrapping ErrMismatch", what, err))
 			case wantErr && (!slices.Equal(buf, before) || !slices.Equal(dst, dstBefore)):
-				return fmt.Errorf("%s: the error left dst %v and src %v changed", what, dst, src)
+				wrong = append(wrong, fmt.Errorf("%s: the error left dst %v and src %v changed", what, dst, src))
 			case !wantErr && err != nil:
-				return fmt.Errorf("%s got %v", what, err)
+				wrong = append(wrong, fmt.Errorf("%s got %v", what, err))
 			case !wantErr && (all || r == 0):
 				for i, got := range dst {
-					want := int64(1000*np*(np-1)/2 + np*i)
-					if got != want {
-						return fmt.Errorf("%s: dst %v, element %d should be %d", what, dst, i, want)
+					if want := int64(1000*np*(np-1)/2 + np*i); got != want {
+						wrong = append(wrong, fmt.Errorf("%s: dst %v, element %d should be %d", what, dst, i, want))
+						break
 					}
 				}
 			case !wantErr && !slices.Equal(buf, before):
-				return fmt.Errorf("%s: changed its arguments, which it does not use", what)
+				wrong = append(wrong, fmt.Errorf("%s: changed its arguments, which it does not use", what))
 			}
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }

@@ -141,16 +141,15 @@ func checkLengths(c mpi.Comm, dstLen, srcLen int, usesDst bool) error {
 	if usesDst && dstLen != srcLen {
 		problem = fmt.Errorf("dst has %d elements on rank %d, src %d", dstLen, c.Rank(), srcLen)
 	}
-	// The maximum of (n, -n) gives the largest and the smallest n at once.
 	n := int64(srcLen)
-	hilo, verdict, err := agree(c, problem, n, -n)
+	r, verdict, err := agreeOn(c, problem, n)
 	switch {
 	case err != nil:
 		return err
 	case verdict != nil:
 		return fmt.Errorf("%w: %w", ErrMismatch, verdict)
-	case hilo[0] != -hilo[1]:
-		return fmt.Errorf("%w: src has %d elements on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), -hilo[1], hilo[0])
+	case !r[0].Same():
+		return fmt.Errorf("%w: src has %d elements on rank %d, from %d to %d across ranks", ErrMismatch, n, c.Rank(), r[0].Min, r[0].Max)
 	}
 	return nil
 }

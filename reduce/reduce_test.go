@@ -144,13 +144,12 @@ func TestSlices(t *testing.T) {
 			return nil
 		}
 
+		var wrong []error // every check that fails, not only the first
 		dst := make([]float64, length)
 		if err := reduce.AllSumSlice(c, dst, src); err != nil {
 			return err
 		}
-		if err := check("AllSumSlice", dst, true); err != nil {
-			return err
-		}
+		wrong = append(wrong, check("AllSumSlice", dst, true))
 
 		// SumSlice with a nil dst off rank 0.
 		var dst0 []float64
@@ -158,49 +157,43 @@ func TestSlices(t *testing.T) {
 			dst0 = make([]float64, length)
 		}
 		if err := reduce.SumSlice(c, dst0, src); err != nil {
-			return err
+			return errors.Join(append(wrong, err)...)
 		}
-		if err := check("SumSlice", dst0, r == 0); err != nil {
-			return err
-		}
+		wrong = append(wrong, check("SumSlice", dst0, r == 0))
 
 		// In place: dst is src.
 		in := slices.Clone(src)
 		if err := reduce.AllSumSlice(c, in, in); err != nil {
-			return err
+			return errors.Join(append(wrong, err)...)
 		}
-		if err := check("AllSumSlice in place", in, true); err != nil {
-			return err
-		}
+		wrong = append(wrong, check("AllSumSlice in place", in, true))
 		in = slices.Clone(src)
 		if err := reduce.SumSlice(c, in, in); err != nil {
-			return err
+			return errors.Join(append(wrong, err)...)
 		}
-		if err := check("SumSlice in place", in, r == 0); err != nil {
-			return err
-		}
+		wrong = append(wrong, check("SumSlice in place", in, r == 0))
 		if r != 0 && !slices.Equal(in, src) {
-			return fmt.Errorf("SumSlice in place changed src on rank %d", r)
+			wrong = append(wrong, fmt.Errorf("SumSlice in place changed src on rank %d", r))
 		}
 
 		// Empty slices on every rank: nothing to do, no error.
 		if err := reduce.AllSumSlice(c, []int32{}, nil); err != nil {
-			return fmt.Errorf("AllSumSlice of empty slices: %v", err)
+			wrong = append(wrong, fmt.Errorf("AllSumSlice of empty slices: %v", err))
 		}
 		if err := reduce.SumSlice[uint16](c, nil, nil); err != nil {
-			return fmt.Errorf("SumSlice of nil slices: %v", err)
+			wrong = append(wrong, fmt.Errorf("SumSlice of nil slices: %v", err))
 		}
 
 		// An integer type.
 		isrc := []int64{int64(r), -int64(r), 1 << 40}
 		idst := make([]int64, 3)
 		if err := reduce.AllSumSlice(c, idst, isrc); err != nil {
-			return err
+			return errors.Join(append(wrong, err)...)
 		}
 		if s := int64(n * (n - 1) / 2); !slices.Equal(idst, []int64{s, -s, int64(n) << 40}) {
-			return fmt.Errorf("AllSumSlice of int64 on rank %d: %v", r, idst)
+			wrong = append(wrong, fmt.Errorf("AllSumSlice of int64 on rank %d: %v", r, idst))
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }
 
@@ -247,6 +240,7 @@ func wantMismatch(c mpi.Comm, what string, err error) error {
 func TestSliceLengthMismatch(t *testing.T) {
 	mpitest.Worlds(t, sizes, func(ctx context.Context, c mpi.Comm) error {
 		r, n, last := c.Rank(), c.Size(), c.Size()-1
+		var wrong []error // every case that fails, not only the first
 
 		// src one element longer on the last rank: an error on every rank,
 		// never a hang or a partial sum, when there is more than one rank.
@@ -265,15 +259,13 @@ func TestSliceLengthMismatch(t *testing.T) {
 			err := tc.f(c, dst, src)
 			if n == 1 {
 				if err != nil {
-					return fmt.Errorf("%s on one rank: %v", tc.name, err)
+					wrong = append(wrong, fmt.Errorf("%s on one rank: %v", tc.name, err))
 				}
 				continue
 			}
-			if err := wantMismatch(c, tc.name+" with src lengths differing", err); err != nil {
-				return err
-			}
+			wrong = append(wrong, wantMismatch(c, tc.name+" with src lengths differing", err))
 			if slices.ContainsFunc(dst, func(v float64) bool { return v != -1 }) {
-				return fmt.Errorf("%s changed dst to %v on rank %d despite the error", tc.name, dst, r)
+				wrong = append(wrong, fmt.Errorf("%s changed dst to %v on rank %d despite the error", tc.name, dst, r))
 			}
 		}
 
@@ -285,14 +277,10 @@ func TestSliceLengthMismatch(t *testing.T) {
 			short = make([]float64, 2)
 		}
 		err := reduce.SumSlice(c, short, src)
-		if err := wantMismatch(c, "SumSlice with a short dst on rank 0", err); err != nil {
-			return err
-		}
+		wrong = append(wrong, wantMismatch(c, "SumSlice with a short dst on rank 0", err))
 		// A nil dst on rank 0 is too short as well.
 		err = reduce.SumSlice(c, nil, src)
-		if err := wantMismatch(c, "SumSlice with a nil dst on rank 0", err); err != nil {
-			return err
-		}
+		wrong = append(wrong, wantMismatch(c, "SumSlice with a nil dst on rank 0", err))
 
 		// AllSumSlice with a long dst on the last rank only.
 		long := make([]float64, 3)
@@ -300,15 +288,13 @@ func TestSliceLengthMismatch(t *testing.T) {
 			long = make([]float64, 4)
 		}
 		err = reduce.AllSumSlice(c, long, src)
-		if err := wantMismatch(c, "AllSumSlice with a long dst on the last rank", err); err != nil {
-			return err
-		}
+		wrong = append(wrong, wantMismatch(c, "AllSumSlice with a long dst on the last rank", err))
 
 		// The ranks are still in step: a reduction after the errors works.
 		got, err := reduce.AllSum(c, 1)
 		if err != nil || got != n {
-			return fmt.Errorf("AllSum after the mismatches: %d, %v; want %d", got, err, n)
+			wrong = append(wrong, fmt.Errorf("AllSum after the mismatches: %d, %v; want %d", got, err, n))
 		}
-		return nil
+		return errors.Join(wrong...)
 	})
 }

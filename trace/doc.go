@@ -22,5 +22,5 @@
 // early and sit idle until the slowest one ends; under Dynamic the lanes end
 // together.
 //
-// The command hpcmap-trace (cmd/hpcmap-trace) turns a trace file into a PNG.
+// The command hpcmap trace (cmd/hpcmap) turns a trace file into a PNG.
 package trace

@@ -55,13 +55,14 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hpcmap/hpcmap/mpi"
 	"github.com/hpcmap/hpcmap/mpimap"
 	"github.com/hpcmap/hpcmap/reduce"
-	"strconv"
-	"strings"
 )
 
 var (
@@ -238,8 +239,12 @@ func spin(_ context.Context, i int) (int, error) {
 			x = x*1664525 + 1013904223
 		}
 	}
-	return i + x&0, nil
+	sink.Store(int64(x)) // kept, so that the loop is not optimised away
+	return i, nil
 }
+
+// sink keeps what spin computes.
+var sink atomic.Int64
 
 // half is the Block run's task: trivial work with a float64 result.
 func half(_ context.Context, i int) (float64, error) { return float64(i) / 2, nil }
@@ -266,7 +271,7 @@ func timeMap[R int | float64](ctx context.Context, world mpi.Comm, n int,
 		return elapsed, nil
 	}
 	if len(res) != n {
-		return 0, fmt.Errorf("Map returned %d results for %d tasks", len(res), n)
+		return 0, fmt.Errorf("the map returned %d results for %d tasks", len(res), n)
 	}
 	for i, r := range res {
 		if want, _ := fn(ctx, i); r != want {

@@ -4,6 +4,8 @@
 // Usage:
 //
 //	hpcmap farm [OPTIONS] COMMAND ::: ARGS...   # GNU Parallel's command line over MPI ranks
+//	hpcmap journal [-v] FILE...                  # how far the maps that wrote these journals got
+//	hpcmap trace [-o out.png] trace.csv          # a map's trace as a Gantt chart
 //
 // Each subcommand lives in a file of its own and adds itself to commands;
 // hpcmap with no subcommand, or -h, lists them.

@@ -55,7 +55,7 @@
 // that holds a scan of other settings (or a scan's files without them) is
 // refused, saying which settings differ, unless -force, which removes that
 // scan's files first. A bad -out is found then too, before the work. The
-// journal records the settings as its key (hpcmap-journal -v shows them):
+// journal records the settings as its key (hpcmap journal -v shows them):
 // a journal of other settings is refused, never mixed in.
 //
 // With -trace, DIR/trace.png is a Gantt chart of the run: a lane per worker
@@ -65,7 +65,7 @@
 // schedule the lanes end together. With fixed steps mcscan's points cost much
 // the same, so the difference is small; with -target-err slowly mixing points
 // (small β, small h: the start of the grid) cost many times more, and Block's
-// tail is plain to see (make demo draws both). The command hpcmap-trace draws
+// tail is plain to see (make demo draws both). The command hpcmap trace draws
 // such a file again. A run that ran no point (an empty shard, or every point
 // from the journal) draws no chart.
 //

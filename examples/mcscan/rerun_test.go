@@ -196,7 +196,7 @@ func TestMergeFlags(t *testing.T) {
 	wantError(t, "-merge of a missing directory", err, "the shards' settings")
 }
 
-// The README's example of a shard and a merge: a missing shard is named.
+// The guide's example of a shard and a merge: a missing shard is named.
 func TestMergeNamesTheMissingShard(t *testing.T) {
 	parts := filepath.Join(t.TempDir(), "parts")
 	if _, err := scan(1, args(parts, "-shard", "2/8")...); err != nil {
@@ -256,20 +256,20 @@ func TestShardJournals(t *testing.T) {
 	}
 }
 
-// The README's mcscan commands run as shown, one after another (on a
+// The mcscan commands of docs/examples.md run as shown, one after another (on a
 // smaller grid, added to each but a merge, which takes its shards').
-func TestREADMECommands(t *testing.T) {
+func TestGuideCommands(t *testing.T) {
 	if mpitest.RealMPI() {
-		t.Skip("the README is read by the plain test run")
+		t.Skip("the guide is read by the plain test run")
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/examples.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	command := regexp.MustCompile(`(?m)^(?:mpirun\.openmpi -np (\d+) )?bin/mcscan ([^#\n]*)`)
 	found := command.FindAllSubmatch(readme, -1)
 	if len(found) < 3 {
-		t.Fatalf("the README shows %d mcscan commands, want at least a scan, a shard and a merge", len(found))
+		t.Fatalf("docs/examples.md shows %d mcscan commands, want at least a scan, a shard and a merge", len(found))
 	}
 	t.Chdir(t.TempDir())
 	for _, m := range found {

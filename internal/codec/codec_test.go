@@ -103,7 +103,7 @@ func TestNilValues(t *testing.T) {
 func TestRefused(t *testing.T) {
 	type hidden struct {
 		Shown int
-		s     string
+		s     string //lint:ignore U1000 the unexported field is what New refuses
 	}
 	type withFunc struct{ F func() }
 	type nested struct{ In []withFunc }

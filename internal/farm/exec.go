@@ -23,11 +23,19 @@ type Outcome struct {
 	Runtime  float64 // seconds
 	Exitval  int     // as in GNU Parallel's joblog: -1 when a timeout killed it
 	Signal   int     // the signal that ended it, or 0
-	Stdout   []byte  // nil with --results, where the rank wrote it
+	Stdout   []byte  // up to inlineOutput bytes in all; nil with --results, where the rank wrote it
 	Stderr   []byte
+	Kept     kept  // output larger than that: where it waits on the rank that ran the task
 	Received int64 // bytes of standard output
 	TimedOut bool
+	// A stop ended the task (Interrupted), or came before it started
+	// (NotRun): rank 0 counts it as such, and --resume runs it.
+	Interrupted, NotRun bool
 }
+
+// signalLag is how long a rank may take to notice a signal that reached
+// its tasks at the same moment.
+const signalLag = 20 * time.Millisecond
 
 // runner starts the tasks of one rank.
 type runner struct {
@@ -42,10 +50,12 @@ type runner struct {
 	gpus    [][]string // per local slot, with --gpus-per-task
 	stdin   *os.File   // /dev/null
 	groups  *groups
+	keep    *keeper // large outputs, until rank 0 prints them
 
-	// stopNow says whether a task whose context is cancelled is stopped at
-	// once (a signal, --halt now) or left to finish (--halt soon).
-	stopNow func() bool
+	// A task whose context is cancelled (the map stopped) is stopped at
+	// once, unless soft (--halt soon): then only a signal stops it.
+	signals context.Context
+	soft    bool
 
 	mu          sync.Mutex
 	interrupted []int // sequence numbers of tasks stopped by a cancelled context
@@ -103,6 +113,16 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 		// As GNU Parallel logs a job its --timeout killed.
 		out.Exitval, out.Signal, out.TimedOut = -1, int(syscall.SIGTERM), true
 	}
+	if failed := out.Exitval != 0 || out.Signal != 0; failed && !w.interrupted && r.signals.Err() == nil {
+		// A signal to the whole job (Slurm's) may end the task an instant
+		// before this rank has taken the same signal in: give it that
+		// instant, so that the task counts as interrupted, and no other
+		// task starts in the slot.
+		time.Sleep(signalLag)
+		if r.signals.Err() != nil {
+			w.interrupted = true
+		}
+	}
 	if w.interrupted {
 		r.mu.Lock()
 		r.interrupted = append(r.interrupted, t.seq)
@@ -118,7 +138,7 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 type watcher struct {
 	timedOut, interrupted bool // set under the group's lock while it runs
 	timer                 *time.Timer
-	unwatch               func() bool
+	unwatch               []func() bool
 }
 
 func (r *runner) watch(ctx context.Context, g *group) *watcher {
@@ -137,18 +157,25 @@ func (r *runner) watch(ctx context.Context, g *group) *watcher {
 			stop()
 		})
 	}
-	w.unwatch = context.AfterFunc(ctx, func() {
-		if r.stopNow() {
-			g.mark(&w.interrupted)
-			stop()
-		}
-	})
+	interrupt := func() {
+		g.mark(&w.interrupted)
+		stop()
+	}
+	if !r.soft {
+		w.unwatch = append(w.unwatch, context.AfterFunc(ctx, interrupt))
+	}
+	w.unwatch = append(w.unwatch, context.AfterFunc(r.signals, interrupt))
 	return w
 }
 
+// stopNow says whether a task whose context is cancelled is to stop at once.
+func (r *runner) stopNow() bool { return !r.soft || r.signals.Err() != nil }
+
 // end stops watching, once the task's shell has been waited for.
 func (w *watcher) end() {
-	w.unwatch()
+	for _, u := range w.unwatch {
+		u()
+	}
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -218,16 +245,26 @@ func (r *runner) collect(out *Outcome, seq int, stdout, stderr *os.File) error {
 			os.WriteFile(filepath.Join(d, "exitval"), fmt.Appendf(nil, "%d\n", out.Exitval), 0o666),
 			os.WriteFile(filepath.Join(d, "signal"), fmt.Appendf(nil, "%d\n", out.Signal), 0o666))
 	}
-	if out.Stdout, err = readAll(stdout, out.Received); err != nil {
-		return err
-	}
-	n, err := size(stderr)
+	nErr, err := size(stderr)
 	if err != nil {
 		return err
 	}
-	out.Stderr, err = readAll(stderr, n)
+	if out.Received+nErr > inlineOutput {
+		// Too large to cross in the result: it waits here, and rank 0
+		// fetches it a piece at a time when it prints it.
+		out.Kept, err = r.keep.keep(r.rank, stdout, out.Received, stderr, nErr)
+		return err
+	}
+	if out.Stdout, err = readAll(stdout, out.Received); err != nil {
+		return err
+	}
+	out.Stderr, err = readAll(stderr, nErr)
 	return err
 }
+
+// inlineOutput is the most output (standard output and error together) a
+// task's result carries to rank 0.
+const inlineOutput = 4 << 20
 
 func size(f *os.File) (int64, error) {
 	fi, err := f.Stat()

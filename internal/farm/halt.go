@@ -54,13 +54,12 @@ func parseHalt(v string) (haltPolicy, error) {
 // tally counts what became of the tasks, on rank 0, to decide the exit
 // status and --halt.
 type tally struct {
-	policy    haltPolicy
-	total     int // tasks of the run (not those a --resume skipped)
-	done      int
-	failed    int
-	halted    bool
-	haltExit  int // the exit status a halt decided
-	haltCause string
+	policy   haltPolicy
+	total    int // tasks of the run (not those a --resume skipped)
+	done     int
+	failed   int
+	halted   bool
+	haltExit int // the exit status a halt decided
 }
 
 // add counts a finished task with its exit value and signal, and reports
@@ -111,6 +110,14 @@ func (t *tally) add(exitval, signal int) (halt bool) {
 		t.haltExit = min(t.failed, 101)
 	}
 	return true
+}
+
+// forget uncounts a finished task that turned out to have been interrupted.
+func (t *tally) forget(exitval, signal int) {
+	t.done--
+	if exitval != 0 || signal != 0 {
+		t.failed--
+	}
 }
 
 // exitStatus is GNU Parallel's exit status: what a halt decided, or the

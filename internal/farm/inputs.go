@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -64,22 +65,61 @@ func parseRange(s string) (intRange, error) {
 
 var rangeSyntax = regexp.MustCompile(`^(-?[0-9]+)-(-?[0-9]+)(?::(-?[0-9]+))?$`)
 
-// split cuts data into items at each delimiter, as GNU Parallel reads its
-// inputs: a delimiter at the very end ends the last item rather than
-// starting an empty one.
-func split(data, delim string) []string {
-	if data == "" {
-		return nil
-	}
-	v := strings.Split(data, delim)
-	if v[len(v)-1] == "" {
-		v = v[:len(v)-1]
-	}
-	return v
+// lines are the items of a file, of standard input or of :::, kept as they
+// were read: one block of bytes, and where each item ends. An item costs
+// its bytes and four more; a slice of strings would cost 16 more, and a
+// string's allocation.
+type lines struct {
+	data  []byte
+	from  uint32   // where the first item starts (after a --header line)
+	ends  []uint32 // where each item ends; the next starts after the delimiter
+	delim uint32   // the delimiter's length
 }
 
-// readItems reads the items of a file ("-" is standard input).
-func readItems(path string, stdin io.Reader, delim string) (items, error) {
+func (l *lines) Len() int { return len(l.ends) }
+
+func (l *lines) Value(i int) string {
+	start := l.from
+	if i > 0 {
+		start = l.ends[i-1] + l.delim
+	}
+	return string(l.data[start:l.ends[i]])
+}
+
+// maxSource is the most bytes an input source may hold.
+const maxSource = math.MaxUint32
+
+// splitLines cuts data into items at each delimiter, as GNU Parallel reads
+// its inputs: a delimiter at the very end ends the last item rather than
+// starting an empty one.
+func splitLines(data []byte, delim string) (*lines, error) {
+	if int64(len(data)) > maxSource {
+		return nil, fmt.Errorf("an input source of %d bytes: at most %d", len(data), int64(maxSource))
+	}
+	d := []byte(delim)
+	l := &lines{data: data, delim: uint32(len(d)), ends: make([]uint32, 0, bytes.Count(data, d)+1)}
+	for start := 0; start < len(data); {
+		k := bytes.Index(data[start:], d)
+		if k < 0 {
+			l.ends = append(l.ends, uint32(len(data)))
+			break
+		}
+		l.ends = append(l.ends, uint32(start+k))
+		start += k + len(d)
+	}
+	return l, nil
+}
+
+// dropFirst takes the first item off l, and returns it.
+func (l *lines) dropFirst() string {
+	first := l.Value(0)
+	l.from = l.ends[0] + l.delim
+	l.ends = l.ends[1:]
+	return first
+}
+
+// readSource reads the items of a file ("-" is standard input).
+func readSource(path string, stdin io.Reader, delim string) (*lines, error) {
 	var data []byte
 	var err error
 	if path == "-" {
@@ -93,19 +133,23 @@ func readItems(path string, stdin io.Reader, delim string) (items, error) {
 		}
 		return nil, fmt.Errorf("cannot read input file: %w", err)
 	}
-	return split(string(data), delim), nil
+	l, err := splitLines(data, delim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return l, nil
 }
 
-// valueItems are the items of the values after :::. GNU Parallel passes them
-// through the same reader as files, so a value holding the delimiter (a
-// newline, by default) makes several items; so it is here.
-func valueItems(values []string, delim string) items {
-	var b strings.Builder
+// valueBytes are the values after ::: as an input source's bytes. GNU
+// Parallel passes them through the same reader as files, so a value holding
+// the delimiter (a newline, by default) makes several items; so it is here.
+func valueBytes(values []string, delim string) []byte {
+	var b bytes.Buffer
 	for _, v := range values {
 		b.WriteString(v)
 		b.WriteString(delim)
 	}
-	return split(b.String(), delim)
+	return b.Bytes()
 }
 
 // columns splits values into the arguments of a task: with --colsep, at

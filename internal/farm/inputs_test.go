@@ -14,13 +14,30 @@ func TestSplitItems(t *testing.T) {
 		{"", "\n", nil}, {"a", "\n", []string{"a"}}, {"a\n", "\n", []string{"a"}}, {"a\n\nb\n\n", "\n", []string{"a", "", "b", ""}},
 		{"a\r\nb", "\n", []string{"a\r", "b"}}, {"a,b,", ",", []string{"a", "b"}}, {"a\tb\n", "\t", []string{"a", "b\n"}},
 	} {
-		if got := split(c.data, c.delim); strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
-			t.Errorf("split(%q, %q) = %q, want %q", c.data, c.delim, got, c.want)
+		if got := itemsOf(t, []byte(c.data), c.delim); strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
+			t.Errorf("splitLines(%q, %q) = %q, want %q", c.data, c.delim, got, c.want)
 		}
 	}
-	if got := valueItems([]string{"n\nl", "", "x"}, "\n"); strings.Join(got, "|") != "n|l||x" {
+	if got := itemsOf(t, valueBytes([]string{"n\nl", "", "x"}, "\n"), "\n"); strings.Join(got, "|") != "n|l||x" {
 		t.Errorf("::: values split at newlines: %q", got)
 	}
+	l, _ := splitLines([]byte("h\r\na\n\nb"), "\n")
+	if h := l.dropFirst(); h != "h\r" || l.Len() != 3 || l.Value(0) != "a" || l.Value(1) != "" || l.Value(2) != "b" {
+		t.Errorf("after the header %q: %d items %q %q", h, l.Len(), l.Value(0), l.Value(2))
+	}
+}
+
+// itemsOf is the items that splitLines cuts data into.
+func itemsOf(t *testing.T, data []byte, delim string) []string {
+	l, err := splitLines(data, delim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v []string
+	for i := range l.Len() {
+		v = append(v, l.Value(i))
+	}
+	return v
 }
 
 func TestTableOrder(t *testing.T) {

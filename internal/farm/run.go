@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	bits8 "math/bits"
 	"os"
 	"sync/atomic"
 
@@ -65,8 +66,8 @@ type farm struct {
 
 	args   taskArgs
 	tmpl   template
-	todo   []int // the tasks (indices) to run, in order: all but those --resume skips
-	slots  int   // this rank's job slots, numbered from firstSlot
+	todo   []int32 // the tasks (indices) to run, in order: all but those --resume skips
+	slots  int     // this rank's job slots, numbered from firstSlot
 	first  int
 	total  int // job slots of all ranks
 	gpus   [][]string
@@ -74,13 +75,14 @@ type farm struct {
 	runner *runner
 
 	// On rank 0.
-	log      *joblog
-	print    *printer
-	tally    tally
-	progress *progress
-	halt     context.CancelCauseFunc
-	stopped  atomic.Int64 // when a signal stopped the farm, in Unix nanoseconds
-	late     []int64      // tasks that failed as the signal came: interrupted
+	log     *joblog
+	print   *printer
+	tally   tally
+	sinkErr error // rank 0's failure to print or log, which stopped the map
+	halt    context.CancelCauseFunc
+	stopped atomic.Int64 // when a signal stopped the farm, in Unix nanoseconds
+	late    []int64      // tasks that failed as the signal came: interrupted
+	held    []heldFailure
 }
 
 // say writes a message on rank 0.
@@ -120,7 +122,6 @@ func (f *farm) setup() error {
 		f.total += int(n[0])
 	}
 	f.first++
-	shimWindow.Store(int64(f.total))
 	args, names, err := shareInputs(f.c, o, f.stdio.Stdin)
 	if err != nil {
 		return err
@@ -162,9 +163,14 @@ func (f *farm) planResume() error {
 	if err != nil {
 		return err
 	}
+	skipped := 0
+	for _, b := range bits {
+		skipped += bits8.OnesCount8(b)
+	}
+	f.todo = make([]int32, 0, n-skipped)
 	for i := range n {
 		if bits[i/8]&(1<<(i%8)) == 0 {
-			f.todo = append(f.todo, i)
+			f.todo = append(f.todo, int32(i))
 		}
 	}
 	return nil
@@ -177,7 +183,7 @@ func (f *farm) dryRun() error {
 	}
 	w := bufio.NewWriter(f.stdio.Stdout)
 	for k, i := range f.todo {
-		w.WriteString(f.tmpl.render(f.args.Args(i), i+1, k%f.total+1))
+		w.WriteString(f.tmpl.render(f.args.Args(int(i)), int(i)+1, k%f.total+1))
 		w.WriteByte('\n')
 	}
 	return w.Flush()

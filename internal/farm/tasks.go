@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -20,9 +21,13 @@ func (f *farm) run(ctx context.Context) (int, error) {
 	runCtx, halt := context.WithCancelCause(ctx)
 	defer halt(nil)
 	f.halt = halt
-	opts := []mpimap.Option{mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithWorkers(f.slots)}
-	err := eachN(runCtx, f.c, len(f.todo), f.task, f.sink, opts...)
+	err := mpimap.EachN(runCtx, f.c, len(f.todo), f.task, f.sink, f.mapOptions()...)
 	interrupted := errors.Is(err, mpimap.ErrInterrupted)
+	if interrupted && !f.tally.halted {
+		// A signal to another rank stopped the map before this rank's
+		// own came, if it comes: the stop is now, for stoppedWith.
+		f.stopped.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	var taskErrs []error
 	var te *mpimap.TaskError
 	for _, e := range flatten(err) {
@@ -30,6 +35,9 @@ func (f *farm) run(ctx context.Context) (int, error) {
 		case errors.Is(e, mpimap.ErrInterrupted):
 		case errors.As(e, &te):
 			taskErrs = append(taskErrs, e)
+		case f.sinkErr != nil && errors.Is(e, f.sinkErr):
+			// Rank 0 could not write the output or the joblog: reported
+			// with the rest, after the tasks running have ended.
 		default:
 			// The map itself failed (MPI): end the job.
 			f.finish(time.Now())
@@ -42,6 +50,33 @@ func (f *farm) run(ctx context.Context) (int, error) {
 	}
 	return f.conclude(interrupted, taskErrs, deadline)
 }
+
+// mapOptions are the engine's options for the farm: each task dealt alone,
+// as soon as a slot is free, on as many goroutines as the rank has slots.
+func (f *farm) mapOptions() []mpimap.Option {
+	opts := []mpimap.Option{mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithChunk(1),
+		mpimap.WithWorkers(f.slots), mpimap.WithDrainGrace(f.drainGrace())}
+	if f.o.progress {
+		opts = append(opts, mpimap.WithProgress(f.stdio.Stderr))
+	}
+	return opts
+}
+
+// drainGrace is how long a stopped map waits for the tasks still running.
+// Those a stop kills get SIGTERM at once and SIGKILL after --grace: the map
+// waits a little longer, for the kill and the report. Under --halt soon the
+// running tasks are left to finish, however long they take, unless a signal
+// comes, which kills them as above.
+func (f *farm) drainGrace() time.Duration {
+	if f.o.halt.when == "soon" {
+		return time.Duration(math.MaxInt64)
+	}
+	return f.o.grace + killMargin
+}
+
+// killMargin is the time a killed task's shell takes to be reaped and
+// reported, beyond --grace.
+const killMargin = 5 * time.Second
 
 // flatten lists the errors that err joins.
 func flatten(err error) []error {
@@ -70,20 +105,19 @@ func (f *farm) start() error {
 	for s := range f.slots {
 		f.free <- f.first + s
 	}
-	soft := f.o.halt.when == "soon"
 	f.runner = &runner{
 		shell: shell(), env: env, rank: f.c.Rank(), host: f.c.Host(), tmpdir: tmpdir(f.o),
 		results: f.o.results, timeout: f.o.timeout, grace: f.o.grace, gpus: f.gpus, stdin: stdin,
-		groups:  newGroups(guard),
-		stopNow: func() bool { return !soft || f.signals.Err() != nil },
+		groups: newGroups(guard), keep: &keeper{dir: tmpdir(f.o)},
+		signals: f.signals, soft: f.o.halt.when == "soon",
 	}
 	if f.c.Rank() != 0 {
 		return together(f.c, nil)
 	}
 	f.tally = tally{policy: f.o.halt, total: len(f.todo)}
-	f.print = newPrinter(f.stdio.Stdout, f.stdio.Stderr, f.o.keepOrder, f.o.tag, tmpdir(f.o))
-	if f.o.progress {
-		f.progress = newProgress(f.stdio.Stderr, len(f.todo), f.args.Len()-len(f.todo))
+	f.print = newPrinter(f.stdio.Stdout, f.stdio.Stderr, f.o.keepOrder, f.o.tag, tmpdir(f.o), f.runner.keep)
+	if done := f.args.Len() - len(f.todo); f.o.progress && done > 0 {
+		fmt.Fprintf(f.stdio.Stderr, "progress: %d tasks done before, from the joblog %s; %d to run\n", done, f.o.joblog, len(f.todo))
 	}
 	if f.o.joblog != "" {
 		f.log, err = openJoblog(f.o.joblog, f.o.joblogAppend || f.o.resume || f.o.resumeFailed)
@@ -92,14 +126,15 @@ func (f *farm) start() error {
 }
 
 // task runs the k-th task of the run on this rank, again while it fails and
-// --retries allows. A task that a stop interrupted is an error, so that the
-// map counts it as not run.
+// --retries allows. A task that a stop interrupted, or that a stop came
+// before, is a result that says so: an error would be the task's failure
+// unless the engine has taken the stop in already, which it may not have.
 func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
-	if ctx.Err() != nil && f.runner.stopNow() {
+	if ctx.Err() != nil && f.runner.stopNow() || f.signals.Err() != nil {
 		// The map may start a task in the moment before it sees the stop.
-		return Outcome{}, errStopped
+		return Outcome{NotRun: true}, nil
 	}
-	i := f.todo[k]
+	i := int(f.todo[k])
 	slot := <-f.free
 	defer func() { f.free <- slot }()
 	t := task{seq: i + 1, slot: slot, localSlot: slot - f.first, command: f.tmpl.render(f.args.Args(i), i+1, slot)}
@@ -112,15 +147,14 @@ func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
 		case err != nil:
 			return out, err
 		case stopped:
-			return out, errStopped
+			out.Interrupted, out.Stdout, out.Stderr = true, nil, nil
+			return out, nil
 		case out.Exitval == 0 && out.Signal == 0, ctx.Err() != nil:
 			return out, nil
 		}
 	}
 	return out, nil
 }
-
-var errStopped = errors.New("farm: stopped")
 
 // shell is the shell that runs the commands: $PARALLEL_SHELL, as for GNU
 // Parallel, or /bin/sh.

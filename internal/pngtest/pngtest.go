@@ -1,5 +1,5 @@
 // Package pngtest reads the PNG pictures that tests of the trace package and
-// of cmd/hpcmap-trace draw.
+// of hpcmap trace draw.
 package pngtest
 
 import (

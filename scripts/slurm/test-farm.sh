@@ -77,35 +77,14 @@ else
 fi
 cd "$work"
 
-fail() {
-	say "FAIL: $*"
-	failures=$((failures + 1))
-}
-pass() { say "ok: $*"; }
-show() { sed 's/^/    | /' "$1" >&2 || true; }
-
-# submit [SBATCH_OPTIONS...] -- FARM_ARGS...: farm.sbatch under sbatch --wait;
-# sets job to the job id and returns the job's exit code.
-submit() {
-	local opts=() t rc=0
-	while [[ $1 != -- ]]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	t=$(now)
-	job=$(timeout "$limit" sbatch --parsable --wait "${opts[@]}" "$here/farm.sbatch" "$@") || rc=$?
-	job=${job%%;*}
-	say "farm.sbatch ${opts[*]}: job $job exit $rc in $(since "$t") s"
-	return "$rc"
-}
+. "$here/test-lib.sh" # fail, pass, show, submit, start, ...
 
 # seqs JOBLOG prints the sequence numbers of a joblog's lines, sorted.
 seqs() { tail -n +2 "$1" | cut -f1 | sort -n | tr '\n' ' '; }
 
 # --- tasks on both nodes ------------------------------------------------------------
 # Eight tasks on two nodes of two slots: a round of four, then another.
-if submit -- -k 'sleep 0.5; echo {} $(hostname)' ::: 1 2 3 4 5 6 7 8; then
+if submit farm.sbatch -k 'sleep 0.5; echo {} $(hostname)' ::: 1 2 3 4 5 6 7 8; then
 	log=farm-$job.joblog out=farm-$job.out
 	before=$failures
 	[[ $(seqs "$log") == "1 2 3 4 5 6 7 8 " ]] || fail "hosts: the joblog lists tasks $(seqs "$log"), want 1 to 8"
@@ -132,7 +111,7 @@ fi
 # --- the MPICH build, started by srun --mpi=pmi2 -------------------------------------
 mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
 if [[ -x $mpich_bin/hpcmap ]]; then
-	if HPCMAP_BIN=$mpich_bin HPCMAP_SRUN_MPI=pmi2 submit -- -k 'sleep 0.5; echo {} $(hostname)' ::: 1 2 3 4 5 6 7 8; then
+	if HPCMAP_BIN=$mpich_bin HPCMAP_SRUN_MPI=pmi2 submit farm.sbatch -k 'sleep 0.5; echo {} $(hostname)' ::: 1 2 3 4 5 6 7 8; then
 		hosts_seen=$(tail -n +2 "farm-$job.joblog" | cut -f2 | sort -u | tr '\n' ' ')
 		if [[ $(seqs "farm-$job.joblog") == "1 2 3 4 5 6 7 8 " && $hosts_seen == "$(tr ' ' '\n' <<<"$names" | grep . | sort -u | tr '\n' ' ')" ]]; then
 			pass "farm.sbatch with MPICH (srun --mpi=pmi2): 8 tasks on $hosts_seen"
@@ -150,7 +129,7 @@ fi
 
 # --- the exit status counts failed tasks --------------------------------------------
 rc=0
-submit -- 'exit {}' ::: 0 3 0 4 0 || rc=$?
+submit farm.sbatch 'exit {}' ::: 0 3 0 4 0 || rc=$?
 if ((rc == 2)); then
 	pass "farm.sbatch: two failing tasks, job exit code 2 (GNU Parallel's convention)"
 else
@@ -165,58 +144,30 @@ check_requeue() {
 	local t sbatch_pid log out rc=0 requeued_at task
 	task='trap "echo {} >> interrupted; exit 1" TERM; sleep 3 & wait; echo done {}'
 	t=$(now)
-	timeout "$limit" sbatch --parsable --wait --requeue "$here/farm.sbatch" "$task" ::: $(seq 12) >requeue.id &
-	sbatch_pid=$!
-	abandon() {
-		fail "requeue: $1"
-		[[ -z $job ]] || scancel "$job" 2>/dev/null || true
-		wait_for 10 all_gone "$sbatch_pid" || kill "$sbatch_pid" 2>/dev/null || true
-		wait "$sbatch_pid" 2>/dev/null || true
-		[[ -z $job ]] || show "$out"
-	}
-	job= out=
-	wait_for 10 test -s requeue.id || {
-		abandon "sbatch printed no job id in 10 s"
+	out=
+	if ! start --requeue "$here/farm.sbatch" "$task" ::: $(seq 12); then
+		fail "requeue: sbatch printed no job id in 10 s"
 		return
-	}
-	job=$(head -n1 requeue.id)
-	job=${job%%;*}
+	fi
 	log=farm-$job.joblog out=farm-$job.out
-	or_over() { "$@" || all_gone "$sbatch_pid"; }
 	first_round() { [[ -s $log ]] && (($(tail -n +2 "$log" | wc -l) >= 4)); }
 	if ! wait_for 60 or_over first_round || ! first_round; then
-		abandon "the first four tasks of job $job were not in its joblog after 60 s"
+		abandon requeue "the first four tasks of job $job were not in its joblog after 60 s"
 		return
 	fi
 	scancel --batch --signal=TERM "$job" || {
-		abandon "scancel --batch --signal=TERM $job failed"
+		abandon requeue "scancel --batch --signal=TERM $job failed"
 		return
 	}
-	requeued() {
-		local s
-		s=$(scontrol show job "$job" 2>/dev/null) || return 1
-		[[ $s == *JobState=PENDING* && $s == *Restarts=1* ]]
-	}
 	if ! wait_for 40 or_over requeued || ! requeued; then
-		abandon "job $job was not requeued within 40 s of the warning"
+		abandon requeue "job $job was not requeued within 40 s of the warning"
 		return
 	fi
 	requeued_at=$(date +%s)
 	local at_requeue interrupted_then
 	at_requeue=$(seqs "$log")
 	interrupted_then=$(sort -n interrupted 2>/dev/null | tr '\n' ' ')
-	# Released at once, but not within the second of the requeue (see test.sh).
-	next_second() { (($(date +%s) > requeued_at)); }
-	wait_for 2 next_second || true
-	scontrol update JobId="$job" StartTime=now || {
-		abandon "could not release job $job"
-		return
-	}
-	wait_for "$limit" all_gone "$sbatch_pid" || {
-		abandon "job $job did not finish within $limit s"
-		return
-	}
-	wait "$sbatch_pid" || rc=$?
+	rerun requeue "$requeued_at" || return
 	say "farm.sbatch --requeue, interrupted: job $job exit $rc in $(since "$t") s"
 
 	local before=$failures s

@@ -17,7 +17,7 @@ slow_points=24
 # once interrupted mid-way; the interrupted job must drain into its journal,
 # requeue itself, and finish with the same numbers, each point run once.
 check_requeue() {
-	local t ref rc=0 sbatch_pid out journal state at_signal at_requeue total requeued_at
+	local t ref rc=0 sbatch_pid out journal at_signal at_requeue total requeued_at
 	if submit mcscan.sbatch "${slow_grid[@]}"; then
 		ref=mcscan-$job/scan.csv
 		points=$slow_points check_scan "requeue: reference" "$ref" "mcscan-$job.out"
@@ -28,78 +28,34 @@ check_requeue() {
 	fi
 
 	t=$(now)
-	timeout "$limit" sbatch --parsable --wait --requeue "$here/mcscan.sbatch" "${slow_grid[@]}" >requeue.id &
-	sbatch_pid=$!
-	# abandon WHY fails the check, cancels the job (which ends sbatch --wait)
-	# and shows the job's log.
-	abandon() {
-		fail "requeue: $1"
-		[[ -z $job ]] || scancel "$job" 2>/dev/null || true
-		wait_for 10 all_gone "$sbatch_pid" || kill "$sbatch_pid" 2>/dev/null || true
-		wait "$sbatch_pid" 2>/dev/null || true
-		if [[ -n $job ]]; then
-			scontrol show job "$job" 2>/dev/null | head -n 4 >&2 || true
-			show "$out"
-		fi
-	}
-	job=
 	out=
-	wait_for 10 test -s requeue.id || {
-		abandon "sbatch printed no job id in 10 s"
+	if ! start --requeue "$here/mcscan.sbatch" "${slow_grid[@]}"; then
+		fail "requeue: sbatch printed no job id in 10 s"
 		return
-	}
-	job=$(head -n1 requeue.id)
-	job=${job%%;*}
+	fi
 	out=mcscan-$job.out journal=mcscan-$job/scan.journal
 
-	# or_over CMD... succeeds when CMD does or when the job is over (sbatch
-	# --wait returned): a wait for something the job will never do ends early.
-	or_over() { "$@" || all_gone "$sbatch_pid"; }
 	# Once some points are journaled, the warning.
 	started() {
 		at_signal=$(journal_done "$journal")
 		((at_signal > 0))
 	}
 	if ! wait_for 30 or_over started || ! started; then
-		abandon "no point of job $job in its journal $journal after 30 s, or the job ended"
+		abandon requeue "no point of job $job in its journal $journal after 30 s, or the job ended"
 		return
 	fi
 	scancel --batch --signal=USR1 "$job" || {
-		abandon "scancel --batch --signal=USR1 $job failed"
+		abandon requeue "scancel --batch --signal=USR1 $job failed"
 		return
 	}
-	# The ranks finish the points they run, then the script requeues the job:
-	# it is pending again, counted as a restart.
-	requeued() {
-		state=$(scontrol show job "$job" 2>/dev/null) || return 1
-		[[ $state == *JobState=PENDING* && $state == *Restarts=1* ]]
-	}
+	# The ranks finish the points they run, then the script requeues the job.
 	if ! wait_for 30 or_over requeued || ! requeued; then
-		abandon "job $job was not requeued within 30 s of the warning"
+		abandon requeue "job $job was not requeued within 30 s of the warning"
 		return
 	fi
 	requeued_at=$(date +%s)
 	at_requeue=$(journal_done "$journal")
-	# Slurm holds a requeued job back until the credentials of its first run
-	# expire (Reason=BeginTime: AuthInfo's cred_expire, 120 s by default).
-	# Release it sooner, but not within the second of the requeue: slurmd
-	# refuses a launch whose credential is no newer than the revocation, in
-	# whole seconds, and Slurm then ends the job ("Killing non-startable batch
-	# JobId=...: Job credential revoked", exit 1) instead of requeueing it.
-	# And release it with StartTime=now, not a later time: the update starts
-	# it at once, but a begin time that merely passes waits for the backfill
-	# scheduler (up to 30 s).
-	next_second() { (($(date +%s) > requeued_at)); }
-	wait_for 2 next_second || true
-	scontrol update JobId="$job" StartTime=now || {
-		abandon "could not release job $job (scontrol update StartTime=now)"
-		return
-	}
-	wait_for "$limit" all_gone "$sbatch_pid" || {
-		abandon "job $job did not finish within $limit s"
-		return
-	}
-	wait "$sbatch_pid" || rc=$?
+	rerun requeue "$requeued_at" || return
 	say "mcscan.sbatch --requeue, interrupted: job $job exit $rc in $(since "$t") s"
 
 	local before=$failures
@@ -146,18 +102,12 @@ check_requeue
 check_cancel() {
 	local t sbatch_pid out journal state at_cancel after rc=0
 	t=$(now)
-	timeout "$limit" sbatch --parsable --wait --requeue "$here/mcscan.sbatch" "${slow_grid[@]}" >cancel.id &
-	sbatch_pid=$!
-	job=
-	wait_for 10 test -s cancel.id || {
+	out=
+	if ! start --requeue "$here/mcscan.sbatch" "${slow_grid[@]}"; then
 		fail "cancel: sbatch printed no job id in 10 s"
-		kill "$sbatch_pid" 2>/dev/null || true
 		return
-	}
-	job=$(head -n1 cancel.id)
-	job=${job%%;*}
+	fi
 	out=mcscan-$job.out journal=mcscan-$job/scan.journal
-	or_over() { "$@" || all_gone "$sbatch_pid"; }
 	started() {
 		at_cancel=$(journal_done "$journal")
 		((at_cancel > 0))

@@ -3,7 +3,8 @@
 #
 # Brings up the cluster of cluster-up.sh, submits every script in this folder
 # with sbatch --wait under a timeout, checks what each job wrote (the checks
-# of time limits and scancel are in test-longrun.sh), and tears the cluster
+# of time limits and scancel are in test-longrun.sh, those of farm.sbatch in
+# test-farm.sh), and tears the cluster
 # down again, also when a check fails or the run is interrupted.
 # Exit code 0 only when every check passed.
 #
@@ -26,7 +27,7 @@ mpich_bin=${HPCMAP_MPICH_BIN:-$HPCMAP_BIN/mpich}
 state=${HPCMAP_SLURM_STATE:-/tmp/hpcmap-slurm-test}
 limit=${HPCMAP_SLURM_TIMEOUT:-120}
 
-for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap-journal" "$mpich_bin/auc" "$mpich_bin/mcscan"; do
+for b in "$HPCMAP_BIN/auc" "$HPCMAP_BIN/mcscan" "$HPCMAP_BIN/hpcmap" "$mpich_bin/auc" "$mpich_bin/mcscan" "$mpich_bin/hpcmap"; do
 	if [[ ! -x $b ]]; then
 		say "missing $b: run make build and make build MPI=mpich first"
 		exit 1
@@ -84,32 +85,7 @@ export OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_btl_vader_single_copy_me
 export MPIRUN=${MPIRUN:-mpirun.openmpi}
 cd "$work"
 
-fail() {
-	say "FAIL: $*"
-	failures=$((failures + 1))
-}
-pass() { say "ok: $*"; }
-
-# submit [SBATCH_OPTIONS...] SCRIPT [ARGS...] submits a script of this folder
-# (options before its name are sbatch's, as on the command line) and waits for
-# it: sbatch's exit code is the job's. Sets job to the job id.
-submit() {
-	local opts=() t rc=0
-	while [[ $1 == -* ]]; do
-		opts+=("$1")
-		shift
-	done
-	local name=$1
-	shift
-	t=$(now)
-	job=$(timeout "$limit" sbatch --parsable --wait "${opts[@]}" "$here/$name" "$@") || rc=$?
-	job=${job%%;*}
-	say "$name ${opts[*]}: job $job exit $rc in $(since "$t") s"
-	return "$rc"
-}
-
-# show FILE prints a job's output after a failed check.
-show() { sed 's/^/    | /' "$1" >&2 || true; }
+. "$here/test-lib.sh" # fail, pass, show, submit, start, ...
 
 # placement FILE prints the summary line of the program's placement report.
 placement() { grep -m1 '^placement: [0-9]' "$1" || true; }
@@ -190,10 +166,10 @@ check_same() {
 }
 
 # journal_done FILE prints how many points a scan's journal holds (0 while
-# there is no journal yet), as hpcmap-journal reads it.
+# there is no journal yet), as hpcmap journal reads it.
 journal_done() {
 	local line
-	[[ -s $1 ]] && line=$("$HPCMAP_BIN/hpcmap-journal" "$1") || line=": 0 of"
+	[[ -s $1 ]] && line=$("$HPCMAP_BIN/hpcmap" journal "$1") || line=": 0 of"
 	line=${line##*: }
 	echo "${line%% of*}"
 }
@@ -240,6 +216,10 @@ else
 	fail "array.sbatch failed"
 	for f in array-"$job"_*.out; do show "$f"; done
 fi
+
+# --- hpcmap farm: test-farm.sh, on this cluster ---------------------------------------
+HPCMAP_MPICH_BIN=$mpich_bin HPCMAP_SLURM_MODE=$HPCMAP_SLURM_MODE HPCMAP_SLURM_TIMEOUT=$limit "$here/test-farm.sh" ||
+	fail "test-farm.sh: some checks of farm.sbatch failed (above)"
 
 # --- time limits and scancel: test-longrun.sh ---------------------------------------
 . "$here/test-longrun.sh"

@@ -1,8 +1,9 @@
 // Command drain runs a journaled map of slow tasks, for a test that stops it
 // with SIGTERM and runs it again:
 //
-//	drain JOURNAL LOGDIR [map|mapn|each|eachn]
+//	drain JOURNAL LOGDIR [map|mapn|each|eachn|eachn-tree]
 //
+// eachn-tree is eachn through node leaders: nodes of two ranks.
 // Each rank appends the index of every task it completes to LOGDIR/rank-R.
 // Rank 0 prints "complete N" when every result is present and right.
 package main
@@ -36,9 +37,19 @@ func run(ctx context.Context, c mpi.Comm) error {
 	for i := range args {
 		args[i] = i
 	}
+	mode := "map"
+	if len(os.Args) > 3 {
+		mode = os.Args[3]
+	}
+	pause := 20 * time.Millisecond
+	if mode == "eachn-tree" {
+		mode = "eachn"
+		os.Setenv("HPCMAP_NODE_SIZE", "2")
+		pause *= 2 // more ranks: the signal must still come before the end
+	}
 	task := func(ctx context.Context, i int) (float64, error) {
 		select {
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(pause):
 		case <-ctx.Done(): // the drain: give up, to be run again on resume
 			return 0, ctx.Err()
 		}
@@ -49,10 +60,6 @@ func run(ctx context.Context, c mpi.Comm) error {
 	}
 	byArg := func(ctx context.Context, i int) (float64, error) { return task(ctx, i) }
 	opts := []mpimap.Option{mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithJournal(os.Args[1]), mpimap.WithWorkers(2)}
-	mode := "map"
-	if len(os.Args) > 3 {
-		mode = os.Args[3]
-	}
 	var results []float64
 	sunk := make([]int, n) // how many times the sink had each task
 	sink := func(i int, r float64) error {

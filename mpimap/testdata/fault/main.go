@@ -1,7 +1,9 @@
 // Command fault injects one failure into a job whose ranks are inside a Map:
 //
-//	fault panic-outside | error-outside | exit-in-task | kill-rank | kill-root | task-panic
+//	fault panic-outside | error-outside | exit-in-task | kill-rank | kill-root | kill-leader | task-panic
 //
+// kill-leader groups the ranks in nodes of two (HPCMAP_NODE_SIZE=2) and kills
+// rank 2, the leader of the second node, in its first task after 300 ms.
 // Every mode but task-panic must end the job with a non-zero exit within
 // seconds; task-panic must end it normally, the panic reported as a TaskError.
 package main
@@ -31,6 +33,10 @@ func run(ctx context.Context, c mpi.Comm) error {
 		time.Sleep(300 * time.Millisecond)
 		return errors.New("injected error outside Map")
 	}
+	if mode == "kill-leader" {
+		os.Setenv("HPCMAP_NODE_SIZE", "2")
+	}
+	start := time.Now()
 	args := make([]int, 60)
 	for i := range args {
 		args[i] = i
@@ -46,6 +52,9 @@ func run(ctx context.Context, c mpi.Comm) error {
 			case mode == "task-panic":
 				panic("injected panic in a task")
 			}
+		}
+		if mode == "kill-leader" && c.Rank() == 2 && time.Since(start) > 300*time.Millisecond {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 		return i, nil
 	}, mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithWorkers(1))

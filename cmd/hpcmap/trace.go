@@ -1,21 +1,3 @@
-// Hpcmap-trace draws a trace that mpimap.WithTrace wrote as a Gantt chart: one
-// lane per worker goroutine of each rank, a bar per task, the idle tail of
-// each lane up to the end of the map in pale red.
-//
-// Usage:
-//
-//	hpcmap-trace [-o out.png] [-title T] [-ranks N] [-width 10] [-height 0] trace.csv
-//
-// The picture goes to -o, by default the trace's name with .png for .csv. The
-// title defaults to the trace's file name; a line under it sums up the trace:
-// tasks, ranks, hosts, the makespan and the idle share of the workers' time,
-// which the command also prints. A trace names only the ranks that ran a
-// task: -ranks gives the number the map ran on, so that ranks that ran
-// nothing show as idle lanes and count in the summary. Sizes are in inches
-// at 96 dots per inch, at most 50; a zero height fits the number of lanes.
-// The trace may be one that a running or killed map is writing: a last line
-// cut short is skipped, and the command says so. See packages trace and
-// trace/gantt for the file format and what to look for.
 package main
 
 import (
@@ -33,14 +15,35 @@ import (
 	"github.com/hpcmap/hpcmap/trace/gantt"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func init() {
+	commands["trace"] = command{
+		summary: "draw a trace that mpimap.WithTrace wrote as a Gantt chart",
+		run:     func(args []string) int { return runTrace(args, os.Stdout, os.Stderr) },
+	}
+}
 
-const usage = "usage: hpcmap-trace [-o out.png] [-title T] [-ranks N] [-width in] [-height in] trace.csv"
+const traceUsage = "usage: hpcmap trace [-o out.png] [-title T] [-ranks N] [-width in] [-height in] trace.csv"
 
-// run is the command with its arguments; it returns the exit code: 0, 1 for
-// a failure, 2 for a bad command line.
-func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hpcmap-trace", flag.ContinueOnError)
+// runTrace is hpcmap trace, which draws a trace that mpimap.WithTrace wrote
+// as a Gantt chart: one lane per worker goroutine of each rank, a bar per
+// task, the idle tail of each lane up to the end of the map in pale red.
+//
+// Usage:
+//
+//	hpcmap trace [-o out.png] [-title T] [-ranks N] [-width 10] [-height 0] trace.csv
+//
+// The picture goes to -o, by default the trace's name with .png for .csv. The
+// title defaults to the trace's file name; a line under it sums up the trace:
+// tasks, ranks, hosts, the makespan and the idle share of the workers' time,
+// which the command also prints. A trace names only the ranks that ran a
+// task: -ranks gives the number the map ran on, so that ranks that ran
+// nothing show as idle lanes and count in the summary. Sizes are in inches
+// at 96 dots per inch, at most 50; a zero height fits the number of lanes.
+// The trace may be one that a running or killed map is writing: a last line
+// cut short is skipped, and the command says so. See packages trace and
+// trace/gantt for the file format and what to look for.
+func runTrace(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hpcmap trace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the PNG to `file` (default: the trace's name with .png)")
 	title := fs.String("title", "", "the chart's title (default: the trace's file name)")
@@ -50,26 +53,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {} // the whole usage is for -h only, on stdout
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, usage)
+			fmt.Fprintln(stdout, traceUsage)
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return 0
 		}
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, traceUsage)
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, traceUsage)
 		return 2
 	}
 	max := float64(gantt.MaxSize / vg.Inch)
 	if !(*width > 0 && *width <= max) || !(*height >= 0 && *height <= max) {
-		fmt.Fprintf(stderr, "hpcmap-trace: -width %v -height %v: want a width above 0 and a height from 0, both at most %v inches\n",
+		fmt.Fprintf(stderr, "hpcmap trace: -width %v -height %v: want a width above 0 and a height from 0, both at most %v inches\n",
 			*width, *height, max)
 		return 2
 	}
 	if *ranks < 0 || *ranks > trace.MaxRank+1 {
-		fmt.Fprintf(stderr, "hpcmap-trace: -ranks %d: want 0 to %d\n", *ranks, trace.MaxRank+1)
+		fmt.Fprintf(stderr, "hpcmap trace: -ranks %d: want 0 to %d\n", *ranks, trace.MaxRank+1)
 		return 2
 	}
 	in := fs.Arg(0)
@@ -89,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Width: vg.Length(*width) * vg.Inch, Height: vg.Length(*height) * vg.Inch})
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "hpcmap-trace:", err)
+		fmt.Fprintln(stderr, "hpcmap trace:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: %v\nwrote %s\n", in, trace.Summarize(tasks, *ranks), *out)

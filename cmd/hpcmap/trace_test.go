@@ -35,13 +35,13 @@ func writeTrace(t *testing.T, dir, name string, n, ranks int) string {
 	return path
 }
 
-func TestRun(t *testing.T) {
+func TestTrace(t *testing.T) {
 	dir := t.TempDir()
 	in := writeTrace(t, dir, "trace.csv", 120, 3)
 
 	// The default output is beside the trace, named after it.
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{in}, &stdout, &stderr); code != 0 {
+	if code := runTrace([]string{in}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	want := filepath.Join(dir, "trace.png")
@@ -54,7 +54,7 @@ func TestRun(t *testing.T) {
 
 	out := filepath.Join(dir, "other.png")
 	stdout.Reset()
-	if code := run([]string{"-o", out, "-title", "T", "-width", "5", "-height", "3", in}, &stdout, &stderr); code != 0 {
+	if code := runTrace([]string{"-o", out, "-title", "T", "-width", "5", "-height", "3", in}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	if img := pngtest.Decode(t, out).Bounds().Size(); img.X != 480 || img.Y != 288 {
@@ -62,7 +62,7 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestRunErrors(t *testing.T) {
+func TestTraceErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.csv")
 	if err := os.WriteFile(bad, []byte(trace.Header+"\n1,0,h,0,0,1,1,ok\n2,0,h,0,0,1,1,maybe\n"), 0o644); err != nil {
@@ -101,26 +101,26 @@ func TestRunErrors(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing.csv")}, 1, "no such file"},
 		{[]string{bad}, 1, "bad.csv: trace: line 3, column 15 (status)"},
 		{[]string{empty}, 1, "no tasks"},
-		{[]string{"-o", filepath.Join(dir, "no", "dir.png"), good}, 1, "hpcmap-trace:"},
+		{[]string{"-o", filepath.Join(dir, "no", "dir.png"), good}, 1, "hpcmap trace:"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(c.args, &stdout, &stderr)
+		code := runTrace(c.args, &stdout, &stderr)
 		if code != c.code || !strings.Contains(stderr.String(), c.want) {
-			t.Errorf("run(%q) = %d, stderr %q; want %d and %q", c.args, code, stderr.String(), c.code, c.want)
+			t.Errorf("runTrace(%q) = %d, stderr %q; want %d and %q", c.args, code, stderr.String(), c.code, c.want)
 		}
 	}
 }
 
-func TestRunHelp(t *testing.T) {
+func TestTraceHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "usage") || stderr.Len() > 0 {
+	if code := runTrace([]string{"-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "usage") || stderr.Len() > 0 {
 		t.Errorf("-h: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", code, stdout.String(), stderr.String())
 	}
 }
 
 // A trace that a running or killed map is writing may end in a torn line:
 // the chart is drawn from the rest, and the command says so.
-func TestRunTornTrace(t *testing.T) {
+func TestTraceTornTrace(t *testing.T) {
 	dir := t.TempDir()
 	in := writeTrace(t, dir, "trace.csv", 20, 2)
 	data, err := os.ReadFile(in)
@@ -131,18 +131,18 @@ func TestRunTornTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{in}, &stdout, &stderr); code != 0 ||
+	if code := runTrace([]string{in}, &stdout, &stderr); code != 0 ||
 		!strings.Contains(stdout.String(), "skipped its last line, cut short") || !strings.Contains(stdout.String(), "19 tasks") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 0, the torn line skipped and 19 tasks drawn", code, stdout.String(), stderr.String())
 	}
 }
 
 // Ranks that ran nothing count when -ranks says how many there were.
-func TestRunRanks(t *testing.T) {
+func TestTraceRanks(t *testing.T) {
 	dir := t.TempDir()
 	in := writeTrace(t, dir, "trace.csv", 2, 2)
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-ranks", "4", in}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "2 tasks on 4 ranks") {
+	if code := runTrace([]string{"-ranks", "4", in}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "2 tasks on 4 ranks") {
 		t.Errorf("-ranks 4: exit %d, stdout %q, stderr %q; want 2 tasks on 4 ranks", code, stdout.String(), stderr.String())
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/hpcmap/hpcmap/mpimap"
 )
 
-func TestRun(t *testing.T) {
+func TestJournal(t *testing.T) {
 	dir := t.TempDir()
 	part, whole := filepath.Join(dir, "part.j"), filepath.Join(dir, "whole.j")
 	args := make([]int, 10)
@@ -38,7 +38,7 @@ func TestRun(t *testing.T) {
 	}
 
 	var stdout, stderr bytes.Buffer
-	code := run([]string{whole, part, filepath.Join(dir, "missing.j")}, &stdout, &stderr)
+	code := runJournal([]string{whole, part, filepath.Join(dir, "missing.j")}, &stdout, &stderr)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var done, tasks int
 	if code != 1 || len(lines) != 2 || lines[0] != whole+": 10 of 10 tasks done" ||
@@ -48,13 +48,13 @@ func TestRun(t *testing.T) {
 	if _, err := fmt.Sscanf(lines[1], part+": %d of %d tasks done", &done, &tasks); err != nil || done < 1 || done >= 10 || tasks != 10 {
 		t.Errorf("the stopped map's journal: %q (%v), want 1 to 9 of 10 tasks done", lines[1], err)
 	}
-	if code := run(nil, &stdout, &stderr); code != 2 {
+	if code := runJournal(nil, &stdout, &stderr); code != 2 {
 		t.Errorf("no arguments: exit %d, want 2", code)
 	}
 
 	// -v adds the key and the result type.
 	stdout.Reset()
-	if code := run([]string{"-v", whole}, &stdout, &stderr); code != 0 ||
+	if code := runJournal([]string{"-v", whole}, &stdout, &stderr); code != 0 ||
 		stdout.String() != whole+": 10 of 10 tasks done\n  key []\n  results int\n" {
 		t.Errorf("-v: exit %d, stdout %q", code, stdout.String())
 	}
@@ -63,28 +63,28 @@ func TestRun(t *testing.T) {
 // The command line as flag.Parse has it: -h is help, on stdout, exit 0; an
 // unknown flag is an error, not a file name; after --, names may begin with
 // a dash.
-func TestRunFlags(t *testing.T) {
+func TestJournalFlags(t *testing.T) {
 	for _, c := range []struct {
 		args         []string
 		code         int
 		stdout, want string
 	}{
-		{[]string{"-h"}, 0, "usage: hpcmap-journal", ""},
-		{[]string{"--help"}, 0, "usage: hpcmap-journal", ""},
+		{[]string{"-h"}, 0, "usage: hpcmap journal", ""},
+		{[]string{"--help"}, 0, "usage: hpcmap journal", ""},
 		{[]string{"-x"}, 2, "", "flag provided but not defined: -x"},
 		{[]string{"--", "-x"}, 1, "", "journal: open -x: no such file"},
 		{[]string{"--"}, 2, "", "usage"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(c.args, &stdout, &stderr)
+		code := runJournal(c.args, &stdout, &stderr)
 		if code != c.code || !strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.want) {
-			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want %d, %q, %q", c.args, code, stdout.String(), stderr.String(), c.code, c.stdout, c.want)
+			t.Errorf("runJournal(%q) = %d, stdout %q, stderr %q; want %d, %q, %q", c.args, code, stdout.String(), stderr.String(), c.code, c.stdout, c.want)
 		}
 	}
 }
 
 // A damaged journal says so.
-func TestRunDamaged(t *testing.T) {
+func TestJournalDamaged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	err := mpi.Local(1, func(ctx context.Context, c mpi.Comm) error {
 		_, err := mpimap.Map(ctx, c, make([]int, 20), func(_ context.Context, i int) (int, error) { return i, nil },
@@ -103,7 +103,7 @@ func TestRunDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-v", path}, &stdout, &stderr); code != 0 ||
+	if code := runJournal([]string{"-v", path}, &stdout, &stderr); code != 0 ||
 		!strings.HasPrefix(stdout.String(), path+": 19 of 20 tasks done; 1 damaged stretch(es)") ||
 		!strings.Contains(stdout.String(), `key ["v1"]`) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
