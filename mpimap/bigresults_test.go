@@ -372,3 +372,31 @@ func TestPartsAfterRootFailure(t *testing.T) {
 		return nil
 	})
 }
+
+// TestBigResultsThroughLeaders: in nodes of 2 and 3 ranks, the parts of a
+// rank that reports to its node's leader go straight to rank 0, and still
+// land in their slots, under every schedule, with the journal too.
+func TestBigResultsThroughLeaders(t *testing.T) {
+	for _, k := range []int{2, 3} {
+		withNodeSize(t, k, func(t *testing.T) {
+			mpitest.Worlds(t, []int{4, 5}, func(ctx context.Context, c mpi.Comm) error {
+				var errs []error
+				for _, bc := range bigCases {
+					for _, l := range bigLayouts {
+						if bc.mib && (raceDetector || !strings.Contains(l.name, "without root")) {
+							continue
+						}
+						opts := append([]mpimap.Option{mpimap.WithWorkers(2)}, l.opts...)
+						if err := bc.run(ctx, c, 13, l.each, opts); err != nil {
+							errs = append(errs, fmt.Errorf("%s, %s: %w", bc.name, l.name, err))
+						}
+					}
+				}
+				if err := resumeBig(ctx, c, fmt.Sprintf("slice-node%d", k), sliceOf, checkSlice); err != nil {
+					errs = append(errs, err)
+				}
+				return errors.Join(errs...)
+			})
+		})
+	}
+}
