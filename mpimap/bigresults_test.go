@@ -293,11 +293,11 @@ func resumeBig[R any](ctx context.Context, c mpi.Comm, name string, make func(i 
 func TestRawRefusesPointers(t *testing.T) {
 	type withPointer struct {
 		Grid [1 << 14]float64
-		next *withPointer
+		next *withPointer //lint:ignore U1000 a pointer inside is what is refused
 	}
 	type element struct {
 		X float64
-		p *float64
+		p *float64 //lint:ignore U1000 a pointer inside is what is refused
 	}
 	mpitest.Worlds(t, []int{1, 2}, func(ctx context.Context, c mpi.Comm) error {
 		var calls atomic.Int64
