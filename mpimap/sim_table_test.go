@@ -29,12 +29,10 @@ var (
 
 // simTask is a task-time column of the table.
 type simTask struct {
-	name     string
-	mean     int64 // ns
-	dur      func(int) int64
-	perCore  int // tasks per worker, before the budget: ideal time 0.2–1 s
-	lognorm  bool
-	interval string
+	name    string
+	mean    int64 // ns
+	dur     func(int) int64
+	perCore int // tasks per worker, before the budget: ideal time 0.2–1 s
 }
 
 var simTasks = []simTask{
