@@ -17,6 +17,10 @@
 #   BENCH_TIMEOUT=60  seconds allowed per launch
 #   BENCH_CONFIGS="openmpi:2 openmpi:4 mpich:2"
 #   BENCH_BUILD=bench/build  where binaries and logs go
+#   BENCH_BIG=1       the large results' figures (mapbench -big beside
+#                     bench/cref/gather.c), on the configurations of np=2;
+#                     0 leaves them out (they take minutes)
+#   BIG_TIMEOUT=900   seconds allowed per launch of those
 set -u -o pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -25,6 +29,8 @@ BENCH_YIELD=${BENCH_YIELD:-auto}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-60}
 BENCH_CONFIGS=${BENCH_CONFIGS:-"openmpi:2 openmpi:4 mpich:2"}
 BUILD=${BENCH_BUILD:-bench/build}
+BENCH_BIG=${BENCH_BIG:-1}
+BIG_TIMEOUT=${BIG_TIMEOUT:-900}
 PY=/usr/bin/python3 # Debian's python3-mpi4py is installed for this one
 CORES=$(nproc)
 mkdir -p "$BUILD/logs"
@@ -64,6 +70,8 @@ for impl in openmpi mpich; do
 		"mpicc.$impl" -O2 -Wall -o "$BUILD/ref.$impl" bench/cref/ref.c
 	build "$impl.dealer" "$BUILD/logs/build-dealer.$impl.log" \
 		"mpicc.$impl" -O2 -Wall -o "$BUILD/dealer.$impl" bench/cref/dealer.c
+	build "$impl.gather" "$BUILD/logs/build-gather.$impl.log" \
+		"mpicc.$impl" -O2 -Wall -o "$BUILD/gather.$impl" bench/cref/gather.c
 	build "$impl.go" "$BUILD/logs/build-go.$impl.log" \
 		go build -tags "$tag,hpcmapbench" -o "$BUILD/mapbench.$impl" ./bench/mapbench
 done
@@ -94,14 +102,15 @@ launch() {
 		runner=(mpirun.mpich -np "$np")
 	fi
 	local log="$BUILD/logs/$name.$impl.np$np.$i.log" key v
-	if ! timeout -k 5 "$BENCH_TIMEOUT" "${runner[@]}" "$@" >"$log" 2>&1; then
+	if ! timeout -k 5 "${LAUNCH_TIMEOUT:-$BENCH_TIMEOUT}" "${runner[@]}" "$@" >"$log" 2>&1; then
 		warn "$name on $impl np=$np failed or timed out (see $log):"
 		sed 's/^/    /' "$log" | tail -8 >&2
 		failed=1 # the figures it printed before failing still count
 	fi
 	while read -r key v; do
 		case $key in
-		*_us | *_ratio | *_mib | *_s | *_s_p1) better='<' ;;
+		*_us | *_ratio | *_mib | *_s | *_s_p1 | *_per_result) better='<' ;;
+		*_gbs) better='>' ;;
 		*_tps_p1) better='>' ;;
 		*_tps) better='>' ;;
 		*) continue ;;
@@ -134,6 +143,13 @@ for cfg in $BENCH_CONFIGS; do
 		# mpi4py in Debian is built against OpenMPI only.
 		[ "$impl" = openmpi ] && [ "$have_futures" = 1 ] &&
 			launch "$cfg" "$i" futures "$PY" -m mpi4py.futures bench/futures_bench.py
+		# Large results: rank 0 gathering 256 MiB per map, against C.
+		if [ "$BENCH_BIG" = 1 ] && [ "${cfg##*:}" = 2 ]; then
+			[ -n "${built[$impl.gather]:-}" ] &&
+				LAUNCH_TIMEOUT=$BIG_TIMEOUT launch "$cfg" "$i" gather "$BUILD/gather.$impl" 3
+			[ -n "${built[$impl.go]:-}" ] &&
+				LAUNCH_TIMEOUT=$BIG_TIMEOUT launch "$cfg" "$i" mapbench-big "$BUILD/mapbench.$impl" -big -reps 3
+		fi
 	done
 done
 
@@ -149,6 +165,8 @@ fmt() {
 		else if (k == "s") printf "%.3f s", v
 		else if (k == "ratio") printf "%.2f × n·s", v
 		else if (k == "x2") printf "%.2f×", v
+		else if (k == "gbs") printf "%.3g GB/s", v
+		else if (k == "n") printf "%.2g", v
 		else printf "%.0f×", v }'
 }
 ratio() { # ratio A B FORMAT: A/B, empty if either is missing
@@ -221,6 +239,26 @@ ratio_row "AllSum ÷ C MPI_Allreduce" allsum_us allreduce_us x2 "≤ 1.5×"
 ratio_row "AllSum ÷ C MPI_Allreduce at MPI_THREAD_SERIALIZED" allsum_us serialized_allreduce_us x2 ""
 # Measured in one process, in turns, so that load from elsewhere hits both.
 value_row "AllSum ÷ C MPI_Allreduce, in turns in one process (at MPI_THREAD_SERIALIZED)" allsum_inproc_ratio x2 ""
+if [ "$BENCH_BIG" = 1 ]; then
+	# Large results (docs/big-results.md), rank 0 only gathering (WithoutRoot).
+	echo
+	echo "${header}target (OpenMPI np=2) |"
+	echo "${sep}---|"
+	value_row "First touch of fresh memory (C memset)" first_touch_gbs gbs ""
+	value_row "Second touch (C memset)" second_touch_gbs gbs ""
+	for size in 32k 1m; do
+		value_row "C gather of $size messages into fresh memory (bench/cref/gather.c)" "gather_${size}_gbs" gbs ""
+		value_row "… into memory touched before" "gather_${size}_warm_gbs" gbs ""
+		for kind in array slice; do
+			for sched in block dynamic; do
+				key=big_${kind}_${size}_$sched
+				value_row "Map, $size $kind results, ${sched^}" "${key}_gbs" gbs ""
+				value_row "… bytes rank 0 allocates ÷ the results' bytes" "${key}_alloc_ratio" x2 "≤ 1.1×"
+				value_row "… heap objects rank 0 allocates per result" "${key}_objs_per_result" n "≤ 2"
+			done
+		done
+	done
+fi
 echo
 echo "Best of $LAUNCHES launches of each program; each launch prints the median of its repetitions" \
 	"(C: 7 × 20000 iterations; Go: 5 repetitions of ≥ 0.2 s each, sizes grown as in testing.B, Block fixed at 1e6;" \

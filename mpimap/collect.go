@@ -20,47 +20,82 @@ type gather[R any] struct {
 	mon     *monitor
 	run     *runner[R] // whose spare value slices a local piece's go back to
 	payload []byte     // reused to encode rank 0's own results
+	parts   *partsIn   // receives the parts of other ranks' results
 }
 
-// place decodes the results of the tasks of p that ran: into their slots of
-// results, or into scratch for the sink. Rank 0's own results go through the
-// encoding that other ranks' results go through, so that what a result
-// becomes never depends on where its task ran: gob makes an empty slice
-// nil, and refuses some values (their tasks fail).
+// place puts the results of the tasks of p that ran into their slots of
+// results, or into scratch for the sink. A piece from another rank is
+// decoded from its payload, and from its parts, which come straight from the
+// rank that ran it (through a node's leader too: parts.go): the parts of a
+// piece in argument order land straight in their slots.
+// Rank 0's own results become what they would have become on another rank,
+// so that a result never depends on where its task ran: a slice is copied to
+// its exact length (nil if empty), and a value that travels through gob goes
+// through it (gob makes an empty slice nil, and refuses some values, whose
+// tasks fail).
 func (g *gather[R]) place(p *pieceDone[R]) error {
-	payload := p.payload
-	if payload == nil {
-		if g.codec.Fixed() && g.results != nil {
-			// As good as decoding: the same bytes.
-			for k := range p.ran {
-				g.results[p.s.at(k)] = p.vals[k]
-			}
-			g.run.recycle(p.vals)
-			p.vals = nil
-			return nil
-		}
-		g.payload, p.fails = encodeValues(g.payload[:0], p, g.codec)
-		payload = g.payload
-		g.run.recycle(p.vals)
-		p.vals = nil
+	if p.payload == nil {
+		return g.placeOwn(p)
+	}
+	var parts codec.Parts
+	if g.parts != nil {
+		g.parts.from = p.rank
+		parts = g.parts
 	}
 	if g.results != nil && p.s.stride == 1 {
-		return g.codec.Decode(g.results[p.s.start:p.s.start+p.ran], payload)
+		return g.codec.DecodeHead(g.results[p.s.start:p.s.start+p.ran], p.payload, parts)
 	}
-	if cap(g.scratch) < p.ran {
-		g.scratch = make([]R, p.ran)
-	}
-	g.scratch = g.scratch[:p.ran]
-	clear(g.scratch)
-	if err := g.codec.Decode(g.scratch, payload); err != nil {
+	if err := g.codec.DecodeHead(g.scratchFor(p.ran), p.payload, parts); err != nil {
 		return err
 	}
-	if g.results != nil {
-		for k, v := range g.scratch {
-			g.results[p.s.at(k)] = v
+	g.scatter(p)
+	return nil
+}
+
+// placeOwn places the results of a piece that ran on rank 0.
+func (g *gather[R]) placeOwn(p *pieceDone[R]) error {
+	defer func() {
+		g.run.recycle(p.vals)
+		p.vals = nil
+	}()
+	vals := p.vals[:p.ran]
+	if !g.codec.Raw() {
+		g.payload, p.fails = encodeValues(g.payload[:0], p, g.codec, 0)
+		return g.place(&pieceDone[R]{pieceReport: p.pieceReport, payload: g.payload})
+	}
+	switch {
+	case g.results == nil:
+		g.codec.Clone(g.scratchFor(p.ran), vals)
+	case p.s.stride == 1:
+		g.codec.Clone(g.results[p.s.start:p.s.start+p.ran], vals)
+	default:
+		for k := range vals {
+			i := p.s.at(k)
+			g.codec.Clone(g.results[i:i+1], vals[k:k+1])
 		}
 	}
 	return nil
+}
+
+// scratchFor is scratch, zeroed, for n results.
+func (g *gather[R]) scratchFor(n int) []R {
+	if cap(g.scratch) < n {
+		g.scratch = make([]R, n)
+	}
+	g.scratch = g.scratch[:n]
+	clear(g.scratch)
+	return g.scratch
+}
+
+// scatter copies the results of p from scratch into their slots of results,
+// for Map; a sink takes them from scratch.
+func (g *gather[R]) scatter(p *pieceDone[R]) {
+	if g.results == nil {
+		return
+	}
+	for k := range p.ran {
+		g.results[p.s.at(k)] = g.scratch[k]
+	}
 }
 
 // commit journals the results of p's tasks that succeeded, hands them to the

@@ -32,6 +32,7 @@ func (m *mapper[R]) root(ctx context.Context, g *gather[R]) error {
 		own = m.newWorker(poolExec[R]{pool, cancel}, m.cfg.workers, true)
 	}
 	out := outbox{comm: m.comm, tag: tagToWorker, load: &m.load}
+	g.parts = m.partsIn()
 	err := m.deal(ctx, d, g, own, pool, &out)
 	err = errors.Join(err, g.mon.close(d.settled, len(d.fails)))
 	if g.journal != nil {
@@ -232,15 +233,17 @@ func (m *mapper[R]) report(ctx context.Context, w *worker[R], pool *pool[R], out
 		if progress || got {
 			idle.reset()
 		} else {
+			idle.sending(out)
 			idle.wait(pool, watch(ctx, w.stopping), true)
 		}
 	}
 }
 
-// sendReport sends rep to this rank's dealer, and says whether it was the
-// final one. A map that another map ran beside on this rank fails instead
-// of ending: at its end, so that a map started beside it on another rank
-// also finds it running, and is refused there too.
+// sendReport sends rep to this rank's dealer, and the parts of its pieces
+// straight to rank 0 (parts.go), and says whether it was the final one. A
+// map that another map ran beside on this rank fails instead of ending: at
+// its end, so that a map started beside it on another rank also finds it
+// running, and is refused there too.
 func (m *mapper[R]) sendReport(out *outbox, rep *report[R]) (final bool, err error) {
 	if rep.kind == kindFinal && m.poisoned.Load() {
 		return true, errConcurrent
@@ -255,7 +258,10 @@ func (m *mapper[R]) sendReport(out *outbox, rep *report[R]) (final bool, err err
 	for i := range rep.pieces {
 		m.run.recycle(rep.pieces[i].vals)
 	}
-	return rep.kind == kindFinal, out.send(m.dealer, msg)
+	if err := out.send(m.dealer, msg); err != nil {
+		return rep.kind == kindFinal, err
+	}
+	return rep.kind == kindFinal, m.sendParts(out, rep)
 }
 
 // takeOrders receives the orders waiting from this rank's dealer and hands
@@ -359,6 +365,7 @@ func (m *mapper[R]) lead(ctx context.Context, l *leader[R], pool *pool[R], up, d
 		if progress || got {
 			idle.reset()
 		} else {
+			idle.sending(up)
 			idle.wait(pool, watch(ctx, l.up.stopping), true)
 		}
 	}
@@ -422,6 +429,7 @@ func (m *mapper[R]) awaitOutcome(ctx context.Context, own map[int]error, out *ou
 			return err
 		}
 		if !ok {
+			idle.sending(out)
 			idle.wait(nil, nil, true)
 			continue
 		}

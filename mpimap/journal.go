@@ -62,10 +62,22 @@ type journalHead struct {
 	key     []string
 }
 
+// resultLayout is the layout of R as a journal records it, with how its
+// values are encoded where that changed: slices of fixed-size elements went
+// through gob before they travelled as memory, and a journal of either is
+// refused by a map of the other rather than misread.
+func resultLayout[R any]() string {
+	layout := codec.Layout(reflect.TypeFor[R]())
+	if c, err := codec.New[R](); err == nil && c.Raw() && !c.Fixed() {
+		layout += " as memory"
+	}
+	return layout
+}
+
 // journalHeadOfN describes a map of n tasks by index (MapN, EachN), whose
 // results are R, journaled with key: it has no arguments.
 func journalHeadOfN[R any](n int, key []string) journalHead {
-	head := journalHead{tasks: n, results: codec.Layout(reflect.TypeFor[R]()), key: key}
+	head := journalHead{tasks: n, results: resultLayout[R](), key: key}
 	h := sha256.New()
 	var w writer
 	w.string("task index")
@@ -84,7 +96,7 @@ func journalHeadOf[T, R any](args []T, key []string) (journalHead, error) {
 	if err := codec.Digest(h, args); err != nil {
 		return journalHead{}, fmt.Errorf("mpimap: WithJournal fingerprints the arguments, but %w", err)
 	}
-	head := journalHead{tasks: len(args), results: codec.Layout(reflect.TypeFor[R]()), key: key}
+	head := journalHead{tasks: len(args), results: resultLayout[R](), key: key}
 	h.Sum(head.args[:0])
 	return head, nil
 }
@@ -232,15 +244,48 @@ func (j *journal[R]) replay(sink func(index int, r R) error) error {
 	return err
 }
 
-// add appends the record of task index, whose result is v.
+// add appends the record of task index, whose result is v. A large result
+// that travels as memory is written from where it lies, its memory being
+// its record's payload: no copy of it is made.
 func (j *journal[R]) add(index int, v []R) error {
-	var err error
-	if j.payload, err = j.codec.Append(j.payload[:0], v); err != nil {
+	if !j.codec.Raw() {
+		var err error
+		if j.payload, err = j.codec.Append(j.payload[:0], v); err != nil {
+			return err
+		}
+		j.buf = appendRecord(j.buf, index, j.payload)
+		return nil
+	}
+	prefix, mem := j.codec.AppendSplit(j.payload[:0], &v[0])
+	j.payload = prefix
+	if len(mem) < journalDirect {
+		j.payload = append(prefix, mem...)
+		j.buf = appendRecord(j.buf, index, j.payload)
+		return nil
+	}
+	// The record around mem: its head and the prefix into the buffer, which
+	// is written, then mem itself, and the checksum of all three begins
+	// the buffer again.
+	start := len(j.buf)
+	w := writer{b: append(j.buf, recordMark[:]...)}
+	w.uint(index)
+	w.uint(len(prefix) + len(mem))
+	j.buf = append(w.b, prefix...)
+	crc := crc32.Update(crc32.ChecksumIEEE(j.buf[start:]), crc32.IEEETable, mem)
+	if err := j.write(j.buf); err != nil {
 		return err
 	}
-	j.buf = appendRecord(j.buf, index, j.payload)
+	if err := j.write(mem); err != nil {
+		return err
+	}
+	j.buf = binary.LittleEndian.AppendUint32(j.buf[:0], crc)
 	return nil
 }
+
+// journalDirect is the least result written from its own memory rather than
+// copied into the journal's buffer: a write of its own costs more than
+// copying anything smaller.
+const journalDirect = 64 << 10
 
 // appendRecord appends to b the record of task index with payload.
 func appendRecord(b []byte, index int, payload []byte) []byte {
@@ -251,12 +296,20 @@ func appendRecord(b []byte, index int, payload []byte) []byte {
 	return binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b[start:]))
 }
 
+// write writes b to the journal.
+func (j *journal[R]) write(b []byte) error {
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("mpimap: journal %s: %w", j.path, err)
+	}
+	return nil
+}
+
 // flush writes the records added so far: from then on a killed process
 // loses none of them.
 func (j *journal[R]) flush() error {
 	if len(j.buf) > 0 {
-		if _, err := j.f.Write(j.buf); err != nil {
-			return fmt.Errorf("mpimap: journal %s: %w", j.path, err)
+		if err := j.write(j.buf); err != nil {
+			return err
 		}
 		j.buf = j.buf[:0]
 	}

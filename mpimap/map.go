@@ -120,8 +120,9 @@ type mapper[R any] struct {
 	dealer int           // the rank this rank reports to, unless it is 0
 	spin   time.Duration // how long a quiet loop only yields (idler)
 
-	inbox []byte    // reused for every message received
-	load  loadCount // the map messages this rank handled
+	inbox  []byte    // reused for every message received
+	load   loadCount // the map messages this rank handled
+	marked bool      // the marker of this rank's parts is sent (parts.go)
 }
 
 // execute runs job on every rank of c; sink is nil for a map whose results

@@ -111,7 +111,7 @@ func appendReport[R any](dst []byte, seq uint64, rep *report[R], c codec.Codec[R
 		if p.payload != nil {
 			w.b = append(w.b, p.payload...)
 		} else {
-			w.b, p.fails = encodeValues(w.b, p, c)
+			w.b, p.fails = encodeValues(w.b, p, c, partMin)
 		}
 		binary.LittleEndian.PutUint64(w.b[at:], uint64(len(w.b)-at-8))
 		w.uint(len(p.fails))
@@ -243,13 +243,22 @@ func sequence(msg []byte) (seq uint64, body []byte, ok bool) {
 // encodeValues appends the encoding of p's results to dst, and returns p's
 // failures with those of the results that cannot be encoded: such a value
 // (an unregistered type in an interface) fails its task, not the map, and is
-// sent as the zero value.
-func encodeValues[R any](dst []byte, p *pieceDone[R], c codec.Codec[R]) ([]byte, []failure) {
+// sent as the zero value. Results that travel as memory, of big bytes or
+// more (if big > 0), are left out of dst and added to p's parts instead
+// (parts.go); a piece whose vals are a part keeps them until sent.
+func encodeValues[R any](dst []byte, p *pieceDone[R], c codec.Codec[R], big int) ([]byte, []failure) {
+	if c.Raw() {
+		out, parts, _ := c.AppendHead(dst, p.vals[:p.ran], p.parts, big)
+		if c.Fixed() && len(parts) > len(p.parts) {
+			p.vals = nil // the part is their memory: not for reuse
+		}
+		p.parts = parts
+		return out, p.fails
+	}
 	out, err := c.Append(dst, p.vals[:p.ran])
 	if err == nil {
 		return out, p.fails
 	}
-	var zero R
 	fails := p.fails
 	failed := func(i int) bool {
 		for _, f := range fails {
@@ -261,14 +270,14 @@ func encodeValues[R any](dst []byte, p *pieceDone[R], c codec.Codec[R]) ([]byte,
 	}
 	for k := range p.ran {
 		if _, err := c.Append(nil, p.vals[k:k+1]); err != nil {
-			p.vals[k] = zero
+			clear(p.vals[k : k+1])
 			fails = append(fails, p.failure(k, fmt.Errorf("mpimap: result of type %v cannot cross ranks: %w", typeName[R](), err)))
 		}
 	}
 	if out, err = c.Append(dst, p.vals[:p.ran]); err != nil {
 		// Values that fail only together: every task of the piece fails.
 		for k := range p.ran {
-			p.vals[k] = zero
+			clear(p.vals[k : k+1])
 			if !failed(p.s.at(k)) {
 				fails = append(fails, p.failure(k, fmt.Errorf("mpimap: results of type %v cannot cross ranks: %w", typeName[R](), err)))
 			}

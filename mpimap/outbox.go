@@ -45,8 +45,11 @@ type outbox struct {
 }
 
 // send starts sending msg, which must not change afterwards, to rank dst.
-func (o *outbox) send(dst int, msg []byte) error {
-	req, err := o.comm.Isend(dst, o.tag, msg)
+func (o *outbox) send(dst int, msg []byte) error { return o.sendOn(o.tag, dst, msg) }
+
+// sendOn is send on another tag than the outbox's (parts.go).
+func (o *outbox) sendOn(tag, dst int, msg []byte) error {
+	req, err := o.comm.Isend(dst, tag, msg)
 	if err != nil {
 		return wrap(err)
 	}
@@ -117,6 +120,16 @@ type idler[R any] struct {
 }
 
 func (i *idler[R]) reset() { i.since = time.Time{} }
+
+// sending keeps a rank whose sends are under way at the shortest naps: MPI
+// may move a large message on only when its sender calls in (Open MPI's
+// shared memory without single-copy does), and a part of many megabytes
+// would otherwise creep at a fragment per nap.
+func (i *idler[R]) sending(out *outbox) {
+	if len(out.pending) > 0 {
+		i.reset()
+	}
+}
 
 const (
 	// spinFor is how long a quiet rank only yields: longer than a round trip

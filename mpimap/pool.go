@@ -35,6 +35,10 @@ type pieceDone[R any] struct {
 	began   time.Time
 	vals    []R
 	payload []byte
+	// parts are the results that travel as messages of their own after the
+	// report that carries the piece (parts.go): memory of vals, or of the
+	// slices in them, until sent.
+	parts [][]byte
 }
 
 // failure is the failure of the k-th task of p.
@@ -294,7 +298,7 @@ func (run *runner[R]) from(ctx context.Context, d *pieceDone[R], log *workerLog)
 		if d.times != nil {
 			d.times = append(d.times, int64(time.Since(run.start)))
 		}
-		r, err := run.call(ctx, s.at(k), s.attempt)
+		err := run.call(ctx, &d.vals[k], s.at(k), s.attempt)
 		run.timed(d, k)
 		if err != nil {
 			if run.stopped.Load() && ctx.Err() != nil {
@@ -303,11 +307,9 @@ func (run *runner[R]) from(ctx context.Context, d *pieceDone[R], log *workerLog)
 				returned = true
 				return true
 			}
-			var zero R
-			r = zero
+			clear(d.vals[k : k+1]) // a failed task's result is the zero value
 			d.fails = append(d.fails, d.failure(k, err))
 		}
-		d.vals[k] = r
 	}
 	d.ran = k
 	returned = true
@@ -321,18 +323,26 @@ func (run *runner[R]) timed(d *pieceDone[R], k int) {
 	}
 }
 
-// call runs task index, within the task time limit if there is one.
-func (run *runner[R]) call(ctx context.Context, index, attempt int) (R, error) {
+// call runs task index, within the task time limit if there is one, and
+// sets *dst to its result. A result is copied as little as the signature of
+// fn allows (any size of R must work, and a megabyte copied twice costs):
+// once from fn's return into *dst, or with a time limit once more, from the
+// task's own goroutine, which must not write into *dst itself since it may
+// outlive its turn.
+func (run *runner[R]) call(ctx context.Context, dst *R, index, attempt int) error {
 	if run.timeout <= 0 {
-		r, err := run.fn(ctx, index)
-		return r, taskErr(err)
+		var err error
+		*dst, err = run.fn(ctx, index)
+		return taskErr(err)
 	}
 	// The task may outlive its turn: what it logs must say which task it is.
 	ctx = context.WithValue(ctx, taskKey{}, taskID{index, attempt})
 	ctx, cancel := context.WithTimeout(ctx, run.timeout)
 	defer cancel()
+	// The result comes back by pointer: a channel cannot carry values over
+	// 64 KiB, and would copy it twice more.
 	type outcome struct {
-		r   R
+		r   *R
 		err error
 	}
 	out := make(chan outcome, 1) // buffered: an abandoned task must not block
@@ -345,19 +355,23 @@ func (run *runner[R]) call(ctx context.Context, index, attempt int) (R, error) {
 				out <- outcome{err: errGoexit}
 			}
 		}()
-		r, err := run.fn(ctx, index)
+		r := new(R)
+		var err error
+		*r, err = run.fn(ctx, index)
 		returned = true
 		out <- outcome{r, taskErr(err)}
 	}()
 	select {
 	case o := <-out:
-		return o.r, o.err
-	case <-ctx.Done():
-		var zero R
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return zero, fmt.Errorf("mpimap: task still running after its time limit of %v (abandoned): %w", run.timeout, context.DeadlineExceeded)
+		if o.r != nil {
+			*dst = *o.r
 		}
-		return zero, ctx.Err()
+		return o.err
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("mpimap: task still running after its time limit of %v (abandoned): %w", run.timeout, context.DeadlineExceeded)
+		}
+		return ctx.Err()
 	}
 }
 

@@ -30,6 +30,8 @@
 //	                     EachN of 1e7 tasks returning 100 bytes each, whose
 //	                     sink keeps nothing
 //
+// With -big, it prints only the figures of large results (see bigres.go).
+//
 // With -dealing, it prints only the dealing and CPU figures, each name with
 // the suffix _p1: for a run at GOMAXPROCS=1, what a rank bound to one CPU
 // gets.
@@ -69,6 +71,7 @@ var (
 	reps    = flag.Int("reps", 5, "timed repetitions per figure (the median is printed)")
 	workers = flag.Int("workers", 0, "goroutines per rank running tasks (0: mpimap's default)")
 	dealing = flag.Bool("dealing", false, "only the dealing and CPU figures, named with the suffix _p1")
+	big     = flag.Bool("big", false, "only the figures of large results (bigres.go)")
 )
 
 // cAllreduceLoop times n calls of C's MPI_Allreduce of one double, made from
@@ -142,6 +145,9 @@ func run(ctx context.Context, world mpi.Comm) error {
 	}
 	if world.Rank() == 0 {
 		fmt.Printf("np %d\n", world.Size())
+	}
+	if *big {
+		return bigFigures(ctx, world)
 	}
 	// Memory first, while rank 0's peak is still the start-up one.
 	if !*dealing {

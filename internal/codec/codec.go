@@ -3,12 +3,19 @@
 // reduce (Func's values), so that both cross ranks by the same rules:
 //
 //   - Fixed-size types (booleans, numbers, and arrays and structs of them,
-//     with no pointers anywhere) travel as their memory, with no per-value
-//     work; the ranks of a job run one binary on one architecture.
+//     with no pointers anywhere, of any size) travel as their memory, with no
+//     per-value work; the ranks of a job run one binary on one architecture.
+//   - Slices of fixed-size elements ([]float64, [][3]float32, slices of
+//     structs of numbers) travel as their length and their elements' memory.
+//     A slice of length 0 comes back nil, whether it was nil or empty.
 //   - Every other type goes through encoding/gob. New refuses up front, with
 //     the reason, a type that gob would refuse or silently damage: funcs,
 //     chans and unsafe pointers anywhere, unexported struct fields. Values
 //     of interface types are checked when they are encoded.
+//
+// The two raw kinds can also leave large values out of an encoding, as parts
+// to send apart and receive straight into the values' memory (AppendHead,
+// DecodeHead).
 package codec
 
 import (
@@ -23,11 +30,15 @@ import (
 
 // Codec turns values of type R into bytes and back. Fixed-size types
 // (numbers, bools, arrays and structs of them) travel as their memory, with no
-// per-value work; the ranks of a job share one architecture. Every other type
-// goes through encoding/gob.
+// per-value work, and slices of them as a length and their elements' memory;
+// the ranks of a job share one architecture. Every other type goes through
+// encoding/gob.
 type Codec[R any] struct {
 	fixed bool
-	size  int // bytes per value when fixed
+	// slice is set for slices of fixed-size elements, which travel as their
+	// length and their elements' memory.
+	slice bool
+	size  int // bytes per value when fixed, per element for a slice
 	// nilable is set for pointer and interface types, whose nil values gob
 	// cannot encode: which values are nil travels apart from the others.
 	nilable bool
@@ -37,12 +48,20 @@ type Codec[R any] struct {
 // fail then, and has the same size on every rank.
 func (c Codec[R]) Fixed() bool { return c.fixed }
 
+// Raw reports whether values travel as memory: fixed-size values, or slices
+// of them. Their encoding cannot fail, and large values can travel apart
+// from it (AppendHead).
+func (c Codec[R]) Raw() bool { return c.fixed || c.slice }
+
 // New returns the codec of R, or an error saying why values of R cannot
 // cross ranks.
 func New[R any]() (Codec[R], error) {
 	t := reflect.TypeFor[R]()
 	if IsFixed(t) {
 		return Codec[R]{fixed: true, size: int(t.Size())}, nil
+	}
+	if t.Kind() == reflect.Slice && IsFixed(t.Elem()) {
+		return Codec[R]{slice: true, size: int(t.Elem().Size())}, nil
 	}
 	if err := checkGob(t, map[reflect.Type]bool{}); err != nil {
 		return Codec[R]{}, fmt.Errorf("values of type %v cannot cross ranks: %w", t, err)
@@ -119,8 +138,9 @@ func checkGob(t reflect.Type, seen map[reflect.Type]bool) error {
 
 // Append adds the encoding of vals to dst.
 func (c Codec[R]) Append(dst []byte, vals []R) ([]byte, error) {
-	if c.fixed {
-		return append(dst, rawBytes(vals, c.size)...), nil
+	if c.Raw() {
+		out, _, _ := c.AppendHead(dst, vals, nil, 0)
+		return out, nil
 	}
 	out := dst
 	if c.nilable {
@@ -149,14 +169,11 @@ func isNil[R any](v R) bool {
 	return rv.IsNil()
 }
 
-// Decode fills dst, whose length is the number of values expected, from data.
+// Decode fills dst, whose length is the number of values expected, from
+// data. When it fails, dst is left as it was.
 func (c Codec[R]) Decode(dst []R, data []byte) error {
-	if c.fixed {
-		if len(data) != len(dst)*c.size {
-			return fmt.Errorf("%d bytes for %d values of %d bytes", len(data), len(dst), c.size)
-		}
-		copy(rawBytes(dst, c.size), data)
-		return nil
+	if c.Raw() {
+		return c.DecodeHead(dst, data, nil)
 	}
 	var present []byte
 	if c.nilable {

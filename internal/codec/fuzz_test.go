@@ -156,3 +156,21 @@ func FuzzDecodeGob(f *testing.F) {
 		checkDecode(t, n, data, tree{Name: "fill", Vals: []float64{-1}}, gobSlack, gobPerByte)
 	})
 }
+
+// FuzzDecodeSlices decodes malformed bytes as slices of fixed-size
+// elements, which travel as a length and their elements' memory.
+func FuzzDecodeSlices(f *testing.F) {
+	seed(f, []float64{1.5, math.Inf(-1), math.NaN()}, nil, []float64{}, make([]float64, 40))
+	seed(f, [][3]float32{{1, 2, 3}, {-4, 5, 6}}, nil)
+	seed(f, []row{{X: 2, N: -3, K: [2]int16{4, 5}}, {}}, []row{})
+	seed(f, make([]struct{}, 3), nil)
+	seed[[]float64](f)
+	f.Add(uint16(2), []byte{3<<1 | 1, 0}) // a value sent apart, which Decode cannot receive
+	f.Fuzz(func(t *testing.T, count uint16, data []byte) {
+		n := int(count) % (maxFuzzValues + 1)
+		checkDecode(t, n, data, []float64{-1, 2}, fixedSlack, fixedPerByte)
+		checkDecode(t, n, data, [][3]float32{{9, 9, 9}}, fixedSlack, fixedPerByte)
+		checkDecode(t, n, data, []row{{X: 1}}, fixedSlack, fixedPerByte)
+		checkDecode(t, n, data, []struct{}{{}}, fixedSlack, fixedPerByte)
+	})
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package mpimap_test
+
+const raceDetector = false
