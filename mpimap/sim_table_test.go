@@ -187,7 +187,8 @@ func (r *simRow) run(cost simCost) {
 		return
 	}
 	start := time.Now()
-	setup := simSetup{ranks: r.ranks, perNode: r.layout.perNode, workers: r.layout.workers, cpu: true,
+	// A node of 128 cores holds at most 128 ranks: each has a core.
+	setup := simSetup{ranks: r.ranks, perNode: r.layout.perNode, workers: r.layout.workers, cpu: true, alone: true,
 		tasks: r.perCore * r.ranks * r.layout.workers, chunk: 1, dur: r.task.dur, cost: cost}
 	if r.dealing == "leaders" {
 		setup.leaders = true
@@ -339,6 +340,7 @@ func compareReal(out *bufio.Writer, cost simCost, path string) error {
 			kind = "sleeping"
 		}
 		res, err := simulate(simSetup{ranks: np, perNode: np, workers: workers, cpu: r["map_cpu"] != 0, tasks: n,
+			alone: np <= runtime.NumCPU(),
 			chunk: 1, dur: constant(int64(r["map_task_ns"])), cost: cost})
 		if err != nil {
 			return err
