@@ -199,3 +199,26 @@ func TestSimLeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestSimLeaderFillsItsRanks(t *testing.T) {
+	// A leader must hold enough for each rank of its node to keep a task
+	// queued behind the one it runs: a rank handed one task at a time idles
+	// a round trip to its leader per task. Here the round trip within a node
+	// is 0.4 ms against 1 ms tasks, so that a leader that held just its
+	// node's windows would leave its ranks idle more than a quarter of the
+	// time; flat dealing, whose rank 0 holds everything, is the yardstick.
+	c := simCost{latencyIn: 200e3, latencyOut: 200e3, poll: 100, sleep: [3]int64{1e3, 1e6, 1e7}}
+	setup := simSetup{ranks: 32, perNode: 16, workers: 1, tasks: 32 * 100, chunk: 1, dur: constant(ms), cost: c}
+	flat, err := simulate(setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup.leaders = true
+	lead, err := simulate(setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat.efficiency < 0.9 || lead.efficiency < flat.efficiency-0.05 {
+		t.Errorf("efficiency %.3f through leaders, %.3f flat; want above 0.9, and leaders within 0.05 of flat", lead.efficiency, flat.efficiency)
+	}
+}
