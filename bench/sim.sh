@@ -38,25 +38,25 @@ if [ -n "${SIM_REUSE:-}" ]; then
 	done
 	echo "sim: reusing the calibration of $(date -r "$BUILD/machines.txt")" >&2
 else
-rm -f "$BUILD/machines.txt"
-cores=$(nproc)
-echo "sim: MPI costs at np=2 (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-mpirun.openmpi -np 2 -x GOMAXPROCS=1 "$BUILD/simcal" costs >"$BUILD/mpi.txt"
+	rm -f "$BUILD/machines.txt"
+	cores=$(nproc)
+	echo "sim: MPI costs at np=2 (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+	mpirun.openmpi -np 2 -x GOMAXPROCS=1 "$BUILD/simcal" costs >"$BUILD/mpi.txt"
 
-# real NP YIELD ARGS...: one real map, appended to real.txt.
-real() {
-	local np=$1 yield=$2
-	shift 2
-	echo "sim: real map at np=$np: $*" >&2
-	env OMPI_MCA_mpi_yield_when_idle="$yield" OMPI_MCA_rmaps_base_oversubscribe=1 \
-		OMPI_MCA_hwloc_base_binding_policy="$([ "$np" -le "$cores" ] && echo core || echo none)" \
-		mpirun.openmpi -np "$np" -x GOMAXPROCS=1 "$BUILD/simcal" -reps 3 "$@" map >>"$BUILD/real.txt"
-}
-: >"$BUILD/real.txt"
-real 2 0 -task spin -taskdur 1ms -n 2000
-real 2 0 -task spin -taskdur 100us -n 10000
-real 4 1 -task sleep -taskdur 1ms -n 2000
-real 4 1 -task sleep -taskdur 100us -n 10000
+	# real NP YIELD ARGS...: one real map, appended to real.txt.
+	real() {
+		local np=$1 yield=$2
+		shift 2
+		echo "sim: real map at np=$np: $*" >&2
+		env OMPI_MCA_mpi_yield_when_idle="$yield" OMPI_MCA_rmaps_base_oversubscribe=1 \
+			OMPI_MCA_hwloc_base_binding_policy="$([ "$np" -le "$cores" ] && echo core || echo none)" \
+			mpirun.openmpi -np "$np" -x GOMAXPROCS=1 "$BUILD/simcal" -reps 3 "$@" map >>"$BUILD/real.txt"
+	}
+	: >"$BUILD/real.txt"
+	real 2 0 -task spin -taskdur 1ms -n 2000
+	real 2 0 -task spin -taskdur 100us -n 10000
+	real 4 1 -task sleep -taskdur 1ms -n 2000
+	real 4 1 -task sleep -taskdur 100us -n 10000
 fi
 
 echo "sim: simulating" >&2
