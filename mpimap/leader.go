@@ -32,6 +32,10 @@ type leader[R any] struct {
 	local *worker[R] // the leader's own tasks
 }
 
+// leaderWindow is how many times its node's goroutines a leader's window
+// counts (see newLeader).
+const leaderWindow = 3
+
 // newLeader is the leader of the node of ranks members (the leader first),
 // in a map of np ranks. slots is the goroutines of the node, local the
 // leader's own worker (it reports to node as rank members[0]).
@@ -40,6 +44,13 @@ func newLeader[R any](cfg config, np int, members []int, slots int, local *worke
 	l := &leader[R]{local: local}
 	l.exec = &nodeExec[R]{queue: q, static: static}
 	l.up = newWorker[R](l.exec, slots, cfg.chunk, nil, cfg.retries > 0, false)
+	// The node dealer lets a rank hold at most half its share of what the
+	// leader holds, and a rank's window is two chunks per goroutine and
+	// more: a leader that held only its node's windows would hand each rank
+	// one task at a time, and its ranks would idle a round trip to it per
+	// chunk (simulated, 1,024 ranks of 1 ms tasks, rank per core: 85%
+	// efficient, and 97% at three times). It holds three times theirs.
+	l.up.win.workers = leaderWindow * max(slots, 1)
 	if static {
 		l.up.exhausted = cfg.retries == 0 // only retries are ever dealt
 	}

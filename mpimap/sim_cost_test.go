@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -288,4 +289,64 @@ func costModel(mc machineCosts, mpi mpiCosts) (simCost, error) {
 	// The one-way time of a ping-pong, less the CPU at each end.
 	c.latencyIn = int64(math.Max(pp8/2-isend-recvMsg, 100))
 	return c, nil
+}
+
+// fields names the machines' costs for a file of them: a line per name,
+// its values after it.
+func (mc *machineCosts) fields() map[string][]*float64 {
+	three := func(v *[3]float64) []*float64 { return []*float64{&v[0], &v[1], &v[2]} }
+	return map[string][]*float64{
+		"encReport": three(&mc.encReport), "decReport": three(&mc.decReport),
+		"dealerReceive": three(&mc.dealerReceive), "workerNext": three(&mc.workerNext),
+		"leaderReceive": three(&mc.leaderReceive), "local": three(&mc.local),
+		"encOrder": {&mc.encOrder}, "decOrder": {&mc.decOrder}, "answer": {&mc.answer},
+		"workerReceive": {&mc.workerReceive}, "answerWaiting": {&mc.answerWaiting}, "poll": {&mc.poll},
+	}
+}
+
+// writeMachineCosts keeps the machines' costs in path, for a run of make sim
+// on a busy machine to reuse (SIM_REUSE).
+func writeMachineCosts(path string, mc machineCosts) error {
+	var b strings.Builder
+	fields := mc.fields()
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		b.WriteString(name)
+		for _, v := range fields[name] {
+			fmt.Fprintf(&b, " %g", *v)
+		}
+		b.WriteString("\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// readMachineCosts reads what writeMachineCosts wrote; every cost must be
+// there.
+func readMachineCosts(path string) (machineCosts, error) {
+	var mc machineCosts
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return mc, err
+	}
+	fields := mc.fields()
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		dst, ok := fields[f[0]]
+		if !ok || len(f)-1 != len(dst) {
+			return mc, fmt.Errorf("%s: %q is not a machine cost", path, line)
+		}
+		for i, s := range f[1:] {
+			if *dst[i], err = strconv.ParseFloat(s, 64); err != nil {
+				return mc, fmt.Errorf("%s: %q: %w", path, line, err)
+			}
+		}
+		seen[f[0]] = true
+	}
+	if len(seen) != len(fields) {
+		return mc, fmt.Errorf("%s: %d of %d machine costs", path, len(seen), len(fields))
+	}
+	return mc, nil
 }

@@ -293,15 +293,12 @@ func (s *sim) outcome(r *simRank, clock int64) int64 {
 
 // nextTurn is when r's driver next finds something to do, and has a core to
 // do it: a message received, a piece finished, or results held back whose
-// time is up (holdFor).
+// time is up (holdFor). A goroutine yields after each piece (pool.work): the
+// driver, runnable or woken by the piece, takes its core at once.
 func (r *simRank) nextTurn(s *sim) int64 {
 	next := r.msgSeen(r.firstMessage(), s)
 	if c := r.exec.firstEnd(); c != never && !r.final {
-		if r.yielded || c >= r.since+int64(spinFor) {
-			next = min(next, r.coreAt(c)) // a finished piece ends a wait at once
-		} else {
-			next = min(next, r.pollAt(c, s.cost))
-		}
+		next = min(next, c)
 	}
 	if w := r.upWorker(); w != nil && !r.final && len(w.ready) > 0 && w.awaiting {
 		next = min(next, r.msgSeen(int64(w.asked.Sub(simBase)+holdFor), s))
@@ -317,16 +314,17 @@ func (r *simRank) msgSeen(t int64, s *sim) int64 {
 	}
 	t = max(t, r.turnEnd)
 	if r.yielded {
-		return r.coreAt(t) // runnable already: it polls as soon as it has a core
+		return r.coreAt(t, s) // runnable already: it polls as soon as it has a core
 	}
-	return r.coreAt(r.pollAt(t, s.cost))
+	return r.coreAt(r.pollAt(t, s), s)
 }
 
 // pollAt is the first poll of the idle driver at or after t, were it always
 // on a core: back to back during the spin, then at the end of each timer.
-func (r *simRank) pollAt(t int64, c *simCost) int64 {
+func (r *simRank) pollAt(t int64, s *sim) int64 {
+	c := s.cost
 	poll := max(int64(c.poll), 1)
-	spinEnd := r.since + int64(spinFor)
+	spinEnd := r.since + s.spin
 	if t < spinEnd {
 		from := r.turnEnd
 		return from + (t-from+poll-1)/poll*poll
@@ -348,10 +346,11 @@ func (r *simRank) pollAt(t int64, c *simCost) int64 {
 }
 
 // coreAt is when the driver, wanting a core from w on, gets one: at once if
-// one is free, else when a goroutine blocks or is preempted.
-func (r *simRank) coreAt(w int64) int64 {
+// one is free, else when a goroutine finishes a piece and yields, blocks, or
+// is preempted.
+func (r *simRank) coreAt(w int64, s *sim) int64 {
 	if w == never || !r.exec.cpu || w >= r.tFree {
 		return w
 	}
-	return min(r.tFree, r.exec.preemptAt(w))
+	return min(r.tFree, r.exec.preemptAt(w), r.exec.yieldAt(w, &s.scratch))
 }

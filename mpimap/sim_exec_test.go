@@ -8,13 +8,15 @@ import "math"
 // (the pool's channel, of capacity workers) has room, and only the driver
 // moves them there (pool.feed runs in add and finished), handing a piece
 // straight to a goroutine blocked on the empty queue. A goroutine runs its
-// piece's tasks back to back, then takes the next queued piece without
-// yielding, or blocks.
+// piece's tasks back to back, then yields (pool.work's Gosched: the driver
+// takes its core, see simRank.nextTurn) and takes the next queued piece, or
+// blocks.
 //
 // Cores: a rank has one core per worker goroutine, and its driver shares
 // them. With CPU-bound tasks (cpu set) the driver gets a core only when a
-// goroutine blocks on the empty queue, or when Go's sysmon preempts a
-// goroutine that has run for simPreempt (see simRank.coreAt); a goroutine
+// goroutine finishes a piece and yields, blocks on the empty queue, or when
+// Go's sysmon preempts a goroutine that has run for simPreempt (see
+// simRank.coreAt); a goroutine
 // handed a piece while the driver holds the last free core starts when the
 // driver yields it. Tasks that sleep (cpu unset) hold no core.
 type simExec struct {
@@ -127,7 +129,7 @@ func (e *simExec) advance(t int64) {
 		e.ends.pop()
 		e.complete(sl, i, end)
 		if len(e.queue) > 0 {
-			sl.p, sl.start = e.queue[0], end
+			sl.p, sl.start, sl.runSince = e.queue[0], end, end // it yielded in between
 			e.queue = e.queue[1:]
 			e.ends.push(i)
 		} else {
@@ -164,8 +166,9 @@ func (e *simExec) finished(t int64) []pieceDone[float64] {
 	return out
 }
 
-// beginTurn puts the driver on a core at t: a free one, or that of the
-// goroutine running longest, which it preempts.
+// beginTurn puts the driver on a core at t: a free one, that of a goroutine
+// that yielded at t, or that of the goroutine running longest, which it
+// preempts.
 func (e *simExec) beginTurn(t int64) {
 	e.advance(t)
 	e.driverOn, e.turnStart, e.now = true, t, t
@@ -174,8 +177,12 @@ func (e *simExec) beginTurn(t int64) {
 	}
 	best := never
 	for _, i := range e.ends.items {
-		if e.slots[i].runSince < best {
-			best, e.paused = e.slots[i].runSince, int(i)
+		since := e.slots[i].runSince
+		if since == t {
+			since = -1 // it yielded just now
+		}
+		if since < best {
+			best, e.paused = since, int(i)
 		}
 	}
 	e.ends.remove(e.paused)
@@ -235,6 +242,42 @@ func (e *simExec) freeAt(t int64, scratch *[]int64) int64 {
 	}
 	*scratch = h
 	return max(h[0], t)
+}
+
+// yieldAt is the first time from w on when a running goroutine finishes a
+// piece and yields its core: the pieces running, and those queued after them
+// (the first goroutine to finish takes the next).
+func (e *simExec) yieldAt(w int64, scratch *[]int64) int64 {
+	if e.ends.len() == 0 {
+		return never
+	}
+	if first := e.firstEnd(); first >= w {
+		return first
+	}
+	h := (*scratch)[:0]
+	for _, i := range e.ends.items {
+		h = append(h, e.slots[i].start+e.slots[i].p.dur)
+	}
+	heapInit(h)
+	defer func() { *scratch = h }()
+	for _, p := range e.queue {
+		if h[0] >= w {
+			return h[0]
+		}
+		h[0] += p.dur
+		heapDown(h, 0)
+	}
+	// The queue is empty by then: the goroutines block as they finish,
+	// which freeAt counts.
+	for len(h) > 0 && h[0] < w {
+		h[0] = h[len(h)-1]
+		h = h[:len(h)-1]
+		heapDown(h, 0)
+	}
+	if len(h) == 0 {
+		return never
+	}
+	return h[0]
 }
 
 // preemptAt is the first time from w on when sysmon preempts one of the

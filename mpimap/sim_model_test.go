@@ -38,20 +38,17 @@ func TestSimOneRankKnownCosts(t *testing.T) {
 	// One rank, one core, four 1 ms tasks: its dealer and its own worker
 	// exchange locally (L0 a report, Lp and Lr per piece and result), and
 	// the dealer lets a rank hold at most half the work left per rank.
-	//   turn 0: asks 2, gets 2 (fair share 4/2): L0, 2 polls
-	//   the goroutine runs two one-task pieces back to back: 2 ms
-	//   turn 1: 2 results and asks 2, gets 1 (2/2); asks 1 more, which
-	//           waits (it holds its share): 2L0 + 2Lp + 2Lr, 3 polls; 1 ms
-	//   turn 2: 1 result, the waiting request gets the last task; asks 1,
-	//           "no more": 2L0 + Lp + Lr, 3 polls; 1 ms
-	//   turn 3: the final report with 1 result: L0 + Lp + Lr, 1 poll.
+	// Its goroutine yields after each piece, so the driver takes a turn at
+	// each piece's end (1, 2, 3 and 4 ms): with the first turn, 4 pieces of
+	// one result each in 7 local reports (requests without results among
+	// them), and 11 polls, each turn's last finding nothing.
 	const l0, lp, lr, poll = 1000, 100, 10, 50
 	c := simCost{local: l0, localPiece: lp, localResult: lr, poll: poll}
 	res, err := simulate(simSetup{ranks: 1, perNode: 1, workers: 1, cpu: true, tasks: 4, chunk: 1, dur: constant(ms), cost: c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 4*ms + 6*l0 + 4*lp + 4*lr + 9*poll
+	want := 4*ms + 7*l0 + 4*lp + 4*lr + 11*poll
 	if res.makespan != want {
 		t.Errorf("makespan %d ns, want %d", res.makespan, want)
 	}
@@ -106,9 +103,9 @@ func TestSimRoundTripTransport(t *testing.T) {
 
 func TestSimDriverSharesTheCore(t *testing.T) {
 	// Rank per core: rank 0's dealer runs on the core of its own tasks, so a
-	// request waits until rank 0's goroutine has run the two pieces it holds
-	// (one in hand, one queued) and blocks; with tasks of 100 ms, until
-	// sysmon preempts the goroutine after 10 ms. Rank 1, quiet meanwhile,
+	// request waits until rank 0's goroutine has run its first piece and
+	// yields; with tasks of 100 ms, until sysmon preempts the goroutine
+	// after 10 ms. Rank 1, quiet meanwhile,
 	// sees the answer at the end of its next nap (50 µs here). Tasks that
 	// sleep leave the core free: 4 µs of costs and latency.
 	c := simCost{workerSend: 1000, dealerRecv: 1000, dealerSend: 1000, workerRecv: 1000, local: 1000, poll: 100,
@@ -119,7 +116,7 @@ func TestSimDriverSharesTheCore(t *testing.T) {
 		task     int64
 		min, max int64
 	}{
-		{"1 ms tasks", true, ms, 2 * ms, 2*ms + 60e3},
+		{"1 ms tasks", true, ms, ms, ms + 60e3},
 		{"100 ms tasks", true, 100 * ms, simPreempt, simPreempt + 60e3},
 		{"sleeping tasks", false, ms, 4e3, 4e3 + 100},
 	} {
@@ -139,6 +136,7 @@ func TestSimIdlePolls(t *testing.T) {
 	c := &simCost{poll: 100, sleep: [3]int64{1000, 1e6, 1e7}}
 	r := &simRank{}
 	spin := int64(spinFor)
+	s := &sim{cost: c, spin: spin}
 	for _, tc := range []struct{ at, want int64 }{
 		{10, 100},
 		{spin - 50, spin},
@@ -146,7 +144,7 @@ func TestSimIdlePolls(t *testing.T) {
 		{200 * ms, int64(napFor) + 100*(1e6+100)},
 		{int64(dozeFor) + 5, int64(dozeFor) + 1e7 + 100},
 	} {
-		if got := r.pollAt(tc.at, c); got != tc.want {
+		if got := r.pollAt(tc.at, s); got != tc.want {
 			t.Errorf("a message at %d ns is seen at %d, want %d", tc.at, got, tc.want)
 		}
 	}
@@ -199,5 +197,28 @@ func TestSimLeaders(t *testing.T) {
 			t.Errorf("%+v through leaders: makespan %v, want %v to %v", c, time.Duration(res.makespan), time.Duration(want),
 				time.Duration(want+ms))
 		}
+	}
+}
+
+func TestSimLeaderFillsItsRanks(t *testing.T) {
+	// A leader must hold enough for each rank of its node to keep a task
+	// queued behind the one it runs: a rank handed one task at a time idles
+	// a round trip to its leader per task. Here the round trip within a node
+	// is 0.4 ms against 1 ms tasks, so that a leader that held just its
+	// node's windows would leave its ranks idle more than a quarter of the
+	// time; flat dealing, whose rank 0 holds everything, is the yardstick.
+	c := simCost{latencyIn: 200e3, latencyOut: 200e3, poll: 100, sleep: [3]int64{1e3, 1e6, 1e7}}
+	setup := simSetup{ranks: 32, perNode: 16, workers: 1, tasks: 32 * 100, chunk: 1, dur: constant(ms), cost: c}
+	flat, err := simulate(setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup.leaders = true
+	lead, err := simulate(setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat.efficiency < 0.9 || lead.efficiency < flat.efficiency-0.05 {
+		t.Errorf("efficiency %.3f through leaders, %.3f flat; want above 0.9, and leaders within 0.05 of flat", lead.efficiency, flat.efficiency)
 	}
 }

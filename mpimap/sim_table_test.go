@@ -25,6 +25,7 @@ var (
 	simRanks   = flag.String("sim.ranks", "1024,10240,102400", "the table's rank counts")
 	simBudget  = flag.Int("sim.budget", 8_000_000, "the most tasks a row simulates")
 	simWorkers = flag.Int("sim.parallel", 2, "rows simulated at once")
+	simMachine = flag.String("sim.machines", "", "the machines' costs: read from this file if it exists, else measured and written to it")
 )
 
 // simTask is a task-time column of the table.
@@ -185,7 +186,8 @@ func (r *simRow) run(cost simCost) {
 		return
 	}
 	start := time.Now()
-	setup := simSetup{ranks: r.ranks, perNode: r.layout.perNode, workers: r.layout.workers, cpu: true,
+	// A node of 128 cores holds at most 128 ranks: each has a core.
+	setup := simSetup{ranks: r.ranks, perNode: r.layout.perNode, workers: r.layout.workers, cpu: true, alone: true,
 		tasks: r.perCore * r.ranks * r.layout.workers, chunk: 1, dur: r.task.dur, cost: cost}
 	if r.dealing == "leaders" {
 		setup.leaders = true
@@ -238,7 +240,7 @@ func calibrate(out *bufio.Writer) (simCost, error) {
 	if err != nil {
 		return simCost{}, err
 	}
-	mc, err := measureMachines(7)
+	mc, machinesFrom, err := machines()
 	if err != nil {
 		return simCost{}, err
 	}
@@ -259,15 +261,15 @@ func calibrate(out *bufio.Writer) (simCost, error) {
 		{"8-byte ping-pong round trip", us(mpi["pingpong8_ns"]), "simcal"},
 		{"1 MiB ping-pong round trip", us(mpi["pingpong1m_ns"]), "simcal"},
 		{"timer of 1 µs / 1 ms / 10 ms really sleeps", fmt.Sprintf("%s / %s / %s", us(mpi["sleep1us_ns"]), us(mpi["sleep1ms_ns"]), us(mpi["sleep10ms_ns"])), "simcal, GOMAXPROCS=1"},
-		{"appendReport (base, per piece, per result)", triple(mc.encReport), "in process"},
-		{"readReport", triple(mc.decReport), "in process"},
-		{"dealer.receive of a decoded report", triple(mc.dealerReceive), "in process"},
-		{"a leader's node dealer's receive (forwards the pieces)", triple(mc.leaderReceive), "in process"},
-		{"worker.done + worker.next", triple(mc.workerNext), "in process"},
-		{"rank 0's own report to its dealer", triple(mc.local), "in process"},
-		{"dealer.answer of a request / per request left waiting", fmt.Sprintf("%.0f / %.1f ns", mc.answer, mc.answerWaiting), "in process"},
-		{"appendOrder / readOrder / worker.receive", fmt.Sprintf("%.0f / %.0f / %.0f ns", mc.encOrder, mc.decOrder, mc.workerReceive), "in process"},
-		{"pool.finished + worker.next, nothing to do", fmt.Sprintf("%.0f ns", mc.poll), "in process"},
+		{"appendReport (base, per piece, per result)", triple(mc.encReport), machinesFrom},
+		{"readReport", triple(mc.decReport), machinesFrom},
+		{"dealer.receive of a decoded report", triple(mc.dealerReceive), machinesFrom},
+		{"a leader's node dealer's receive (forwards the pieces)", triple(mc.leaderReceive), machinesFrom},
+		{"worker.done + worker.next", triple(mc.workerNext), machinesFrom},
+		{"rank 0's own report to its dealer", triple(mc.local), machinesFrom},
+		{"dealer.answer of a request / per request left waiting", fmt.Sprintf("%.0f / %.1f ns", mc.answer, mc.answerWaiting), machinesFrom},
+		{"appendOrder / readOrder / worker.receive", fmt.Sprintf("%.0f / %.0f / %.0f ns", mc.encOrder, mc.decOrder, mc.workerReceive), machinesFrom},
+		{"pool.finished + worker.next, nothing to do", fmt.Sprintf("%.0f ns", mc.poll), machinesFrom},
 		{"**worker: report out (base, per piece, per result)**", triple([3]float64{c.workerSend, c.workerSendPiece, c.workerSendResult}), "sum"},
 		{"**worker: order in**", us(c.workerRecv), "sum"},
 		{"**rank 0: report in (base, per piece, per result)**", triple([3]float64{c.dealerRecv, c.dealerRecvPiece, c.dealerRecvResult}), "sum"},
@@ -281,6 +283,22 @@ func calibrate(out *bufio.Writer) (simCost, error) {
 		fmt.Fprintf(out, "| %s | %s | %s |\n", r[0], r[1], r[2])
 	}
 	return c, nil
+}
+
+// machines measures the machines' costs, or reads them (-sim.machines), and
+// says where they come from.
+func machines() (machineCosts, string, error) {
+	if *simMachine != "" {
+		if _, err := os.Stat(*simMachine); err == nil {
+			mc, err := readMachineCosts(*simMachine)
+			return mc, "in process, earlier (" + *simMachine + ")", err
+		}
+	}
+	mc, err := measureMachines(7)
+	if err == nil && *simMachine != "" {
+		err = writeMachineCosts(*simMachine, mc)
+	}
+	return mc, "in process", err
 }
 
 func triple(v [3]float64) string { return fmt.Sprintf("%.0f, %.0f, %.1f ns", v[0], v[1], v[2]) }
@@ -337,6 +355,7 @@ func compareReal(out *bufio.Writer, cost simCost, path string) error {
 			kind = "sleeping"
 		}
 		res, err := simulate(simSetup{ranks: np, perNode: np, workers: workers, cpu: r["map_cpu"] != 0, tasks: n,
+			alone: np <= runtime.NumCPU(),
 			chunk: 1, dur: constant(int64(r["map_task_ns"])), cost: cost})
 		if err != nil {
 			return err

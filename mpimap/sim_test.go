@@ -20,10 +20,10 @@ import (
 //   - A rank is a driver (its loop in driver.go) and a pool of W worker
 //     goroutines on W cores (rank per core: W = 1; rank per node: W = 128).
 //     The driver shares those cores: with CPU-bound tasks it runs only when a
-//     goroutine blocks on the pool's empty queue, or when Go's sysmon
-//     preempts a goroutine that has run simPreempt (10 ms) without a break.
-//     A goroutine that finishes a piece and finds another queued runs it
-//     without yielding. This is how Go schedules one P per core; the
+//     goroutine finishes a piece and yields (pool.work's Gosched), blocks on
+//     the pool's empty queue, or when Go's sysmon preempts a goroutine that
+//     has run simPreempt (10 ms) without a break. This is how Go schedules
+//     one P per core; the
 //     simulator does not model the operating system.
 //   - A driver turn is the loop of driver.go run until an iteration finds
 //     nothing to do. Each iteration costs simCost.poll (a TryRecv that finds
@@ -33,7 +33,8 @@ import (
 //     np−1 reports per iteration, as deal does. The machines see the virtual
 //     time at the start of the iteration, as the loops' now.
 //   - When an iteration finds nothing, the driver idles as idler.wait does:
-//     it polls back to back (Gosched) for spinFor, then sleeps on timers whose
+//     it polls back to back (Gosched) for spinFor (spinAlone when its node
+//     has a core for each rank), then sleeps on timers whose
 //     real lengths were measured (simCost.sleep), waking at once for a
 //     finished piece; it reacts to a message at its first poll after the
 //     message arrived — and, if its core is taken by a task then, when a core
@@ -66,6 +67,9 @@ type simSetup struct {
 	dur     func(i int) int64 // task i's duration, ns
 	cost    simCost
 	leaders bool // deal through node leaders
+	// alone: the node has a core for each of its ranks, whose idle drivers
+	// then spin spinAlone rather than spinFor (map.go).
+	alone bool
 }
 
 // simResult is what a simulation measured.
@@ -105,6 +109,7 @@ type sim struct {
 	settled int64 // task time whose results rank 0 has
 	scratch []int64
 	buf     []byte
+	spin    int64 // how long an idle driver only yields
 	res     simResult
 	err     error
 }
@@ -188,7 +193,10 @@ func newSim(setup simSetup) (*sim, error) {
 		return nil, err
 	}
 	cost := setup.cost
-	s := &sim{setup: setup, cost: &cost, codec: c, spare: &runner[float64]{}}
+	s := &sim{setup: setup, cost: &cost, codec: c, spare: &runner[float64]{}, spin: int64(spinFor)}
+	if setup.alone {
+		s.spin = int64(spinAlone)
+	}
 	cfg := newConfig([]Option{WithSchedule(Dynamic), WithChunk(setup.chunk), WithWorkers(setup.workers)})
 	cfg.chunk = min(cfg.chunk, max(setup.tasks, 1)) // as execute clamps it
 	mon, err := newMonitor(cfg, setup.tasks, nil, 0)
