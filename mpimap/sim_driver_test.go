@@ -76,7 +76,17 @@ func (s *sim) turn(r *simRank, t int64) {
 	if !r.over {
 		r.next = r.nextTurn(s)
 	}
-	s.queue.fix(r.id)
+	s.requeue(r.id)
+}
+
+// requeue puts rank r back in its place in the queue after its next turn
+// changed, or takes it out once the map has returned there.
+func (s *sim) requeue(r int) {
+	if s.ranks[r].over {
+		s.queue.remove(r)
+		return
+	}
+	s.queue.fix(r)
 }
 
 // sendReport sends rep from r to its dealer (sendReport in driver.go).

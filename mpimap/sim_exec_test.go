@@ -26,9 +26,9 @@ type simExec struct {
 	pending       []simPiece
 	queue         []simPiece // at most workers
 	slots         []simSlot
-	idle          []int   // slots blocked on the empty queue
-	ends          simHeap // running slots by the end of their piece
-	outstanding   int     // tasks pending, queued, running or finished and not yet collected
+	idle          []int     // slots blocked on the empty queue
+	ends          indexHeap // running slots by the end of their piece
+	outstanding   int       // tasks pending, queued, running or finished and not yet collected
 	done          []pieceDone[float64]
 	spare         *runner[float64] // value slices, recycled by the dealer's gather
 	useful        *int64           // task time run, summed over the simulation
@@ -58,7 +58,8 @@ func newSimExec(rank, workers int, cpu bool, dur func(int) int64, spare *runner[
 	for i := workers - 1; i >= 0; i-- {
 		e.idle = append(e.idle, i)
 	}
-	e.ends.slots = &e.slots
+	e.ends.key = func(i int32) int64 { s := &e.slots[i]; return s.start + s.p.dur }
+	e.ends.pos = func(i int32) *int32 { return &e.slots[i].pos }
 	return e
 }
 
@@ -294,77 +295,6 @@ func (e *simExec) preemptAt(w int64) int64 {
 
 // never is a time that does not come.
 const never = int64(math.MaxInt64)
-
-// simHeap is a min-heap of the running slots by the end of their piece; each
-// slot knows its place, for fix and remove.
-type simHeap struct {
-	items []int32
-	slots *[]simSlot
-}
-
-func (h *simHeap) len() int { return len(h.items) }
-func (h *simHeap) top() int { return int(h.items[0]) }
-
-func (h *simHeap) key(k int) int64 {
-	s := &(*h.slots)[h.items[k]]
-	return s.start + s.p.dur
-}
-
-func (h *simHeap) push(i int) {
-	h.items = append(h.items, int32(i))
-	(*h.slots)[i].pos = int32(len(h.items) - 1)
-	h.up(len(h.items) - 1)
-}
-
-func (h *simHeap) pop() int {
-	i := int(h.items[0])
-	h.remove(i)
-	return i
-}
-
-// remove takes slot i out of the heap.
-func (h *simHeap) remove(i int) {
-	k, last := int((*h.slots)[i].pos), len(h.items)-1
-	h.swap(k, last)
-	h.items = h.items[:last]
-	if k < last {
-		h.up(k)
-		h.down(int((*h.slots)[h.items[k]].pos))
-	}
-}
-
-func (h *simHeap) swap(a, b int) {
-	h.items[a], h.items[b] = h.items[b], h.items[a]
-	(*h.slots)[h.items[a]].pos, (*h.slots)[h.items[b]].pos = int32(a), int32(b)
-}
-
-func (h *simHeap) up(k int) {
-	for k > 0 {
-		p := (k - 1) / 2
-		if h.key(p) <= h.key(k) {
-			return
-		}
-		h.swap(p, k)
-		k = p
-	}
-}
-
-func (h *simHeap) down(k int) {
-	for {
-		l, best := 2*k+1, k
-		if l < len(h.items) && h.key(l) < h.key(best) {
-			best = l
-		}
-		if r := l + 1; r < len(h.items) && h.key(r) < h.key(best) {
-			best = r
-		}
-		if best == k {
-			return
-		}
-		h.swap(k, best)
-		k = best
-	}
-}
 
 // heapInit and heapDown keep a plain min-heap of times.
 func heapInit(h []int64) {

@@ -98,7 +98,7 @@ type sim struct {
 	setup   simSetup
 	cost    *simCost
 	ranks   []simRank
-	queue   rankHeap
+	queue   indexHeap
 	nicIn   []int64 // by node: when its card is free to pass the next message in
 	nicOut  []int64
 	gather  *gather[float64]
@@ -218,7 +218,8 @@ func newSim(setup simSetup) (*sim, error) {
 	nodes := (setup.ranks + setup.perNode - 1) / setup.perNode
 	s.nicIn, s.nicOut = make([]int64, nodes), make([]int64, nodes)
 	s.ranks = make([]simRank, setup.ranks)
-	s.queue.ranks = &s.ranks
+	s.queue.key = func(r int32) int64 { return s.ranks[r].next }
+	s.queue.pos = func(r int32) *int32 { return &s.ranks[r].pos }
 	for id := range s.ranks {
 		r := &s.ranks[id]
 		r.id, r.node = id, id/setup.perNode
@@ -294,7 +295,7 @@ func (s *sim) send(from *simRank, to int, t int64, size int, m simMsg) {
 	if !dst.over {
 		if at := dst.msgSeen(m.at, s); at < dst.next {
 			dst.next = at
-			s.queue.fix(to)
+			s.requeue(to)
 		}
 	}
 }
@@ -403,73 +404,6 @@ func (h *msgHeap) popBy(t int64) (simMsg, bool) {
 	}
 	*h = a
 	return m, true
-}
-
-// rankHeap orders the ranks by their next turn.
-type rankHeap struct {
-	items []int32
-	ranks *[]simRank
-}
-
-func (h *rankHeap) len() int { return len(h.items) }
-func (h *rankHeap) top() int { return int(h.items[0]) }
-
-func (h *rankHeap) key(k int) int64 { return (*h.ranks)[h.items[k]].next }
-
-func (h *rankHeap) push(r int) {
-	h.items = append(h.items, int32(r))
-	(*h.ranks)[r].pos = int32(len(h.items) - 1)
-	h.up(len(h.items) - 1)
-}
-
-// fix restores the order after rank r's next turn changed, or takes it out
-// once the map has returned there.
-func (h *rankHeap) fix(r int) {
-	k := int((*h.ranks)[r].pos)
-	if (*h.ranks)[r].over {
-		last := len(h.items) - 1
-		h.swap(k, last)
-		h.items = h.items[:last]
-		if k == last {
-			return
-		}
-	}
-	h.up(k)
-	h.down(k)
-}
-
-func (h *rankHeap) swap(a, b int) {
-	h.items[a], h.items[b] = h.items[b], h.items[a]
-	(*h.ranks)[h.items[a]].pos, (*h.ranks)[h.items[b]].pos = int32(a), int32(b)
-}
-
-func (h *rankHeap) up(k int) int {
-	for k > 0 {
-		p := (k - 1) / 2
-		if h.key(p) <= h.key(k) {
-			break
-		}
-		h.swap(p, k)
-		k = p
-	}
-	return k
-}
-
-func (h *rankHeap) down(k int) {
-	for {
-		l, best := 2*k+1, k
-		if l < len(h.items) && h.key(l) < h.key(best) {
-			best = l
-		}
-		if r := l + 1; r < len(h.items) && h.key(r) < h.key(best) {
-			best = r
-		}
-		if best == k {
-			return
-		}
-		h.swap(k, best)
-		k = best
-	}
 }
 
 // lognormal is a task duration of mean mean and log-standard-deviation sigma,
