@@ -29,13 +29,19 @@ type command struct {
 // defines one adds it in an init.
 var commands = map[string]command{}
 
-func main() { os.Exit(dispatch(os.Args[1:], os.Stderr)) }
+func main() { os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// dispatch runs the subcommand that args name.
-func dispatch(args []string, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+// dispatch runs the subcommand that args name. Help asked for goes to
+// stdout with status 0, as the subcommands' -h does; a missing or unknown
+// subcommand is a usage error.
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
 		listCommands(stderr)
 		return 2
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
+		listCommands(stdout)
+		return 0
 	}
 	c, ok := commands[args[0]]
 	if !ok {
