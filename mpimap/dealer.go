@@ -140,8 +140,15 @@ func (d *dealer[R]) settle(from int, p *pieceDone[R]) error {
 			d.own[f.index] = f.err
 		}
 	}
-	return d.out.commit(p, func(i int) bool { return slices.Contains(again, i) })
+	retried := noneRetried
+	if len(again) > 0 { // a closure for every piece would cost it an allocation
+		retried = func(i int) bool { return slices.Contains(again, i) }
+	}
+	return d.out.commit(p, retried)
 }
+
+// noneRetried is the retried of a piece none of whose tasks run again.
+func noneRetried(int) bool { return false }
 
 // deal takes the next span for rank: a retry that failed elsewhere, or a
 // chunk of the supply.

@@ -130,13 +130,13 @@ func (m *mapper[R]) takeReports(receive func(from int, rep *report[R]) error, n 
 			return progress, err
 		}
 		progress = true
-		rep, err := readReport[R](body, m.n)
-		if err != nil {
+		if err := m.reading.read(body, m.n); err != nil {
 			return progress, fmt.Errorf("mpimap: malformed message from rank %d: %w", src, err)
 		}
 		// Every result is decoded (or, by a leader, copied) out of the
-		// message as it is read, so the buffer serves the next one.
-		if err := receive(src, &rep); err != nil {
+		// message as it is read, and every piece settled, so the buffer and
+		// the report serve the next one.
+		if err := receive(src, &m.reading); err != nil {
 			return progress, err
 		}
 	}

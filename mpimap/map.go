@@ -120,9 +120,10 @@ type mapper[R any] struct {
 	dealer int           // the rank this rank reports to, unless it is 0
 	spin   time.Duration // how long a quiet loop only yields (idler)
 
-	inbox  []byte    // reused for every message received
-	load   loadCount // the map messages this rank handled
-	marked bool      // the marker of this rank's parts is sent (parts.go)
+	inbox   []byte    // reused for every message received
+	reading report[R] // reused for every report received: its pieces
+	load    loadCount // the map messages this rank handled
+	marked  bool      // the marker of this rank's parts is sent (parts.go)
 }
 
 // execute runs job on every rank of c; sink is nil for a map whose results

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hpcmap/hpcmap/internal/codec"
@@ -144,42 +145,99 @@ func appendReport[R any](dst []byte, seq uint64, rep *report[R], c codec.Codec[R
 // readReport decodes the body of a report (after its sequence number) of a
 // map of n tasks. The pieces' payloads are slices of msg.
 func readReport[R any](msg []byte, n int) (report[R], error) {
+	var rep report[R]
+	err := rep.read(msg, n)
+	return rep, err
+}
+
+// minPieceBytes is the least a piece takes in a report: twelve one-byte
+// varints and the fixed-width size of its results.
+const minPieceBytes = 20
+
+// read decodes the body of a report into rep, as readReport, reusing the
+// memory of rep's pieces (not of their lists, which a dealer may keep):
+// rank 0 and a leader read a piece per task, and allocating it was most of
+// the cost of one.
+func (rep *report[R]) read(msg []byte, n int) error {
 	r := reader{b: msg}
-	rep := report[R]{kind: r.byte()}
+	*rep = report[R]{kind: r.byte(), pieces: rep.pieces[:0]}
 	switch rep.kind {
 	case kindFailed:
 		rep.cause = r.string()
-		return rep, r.done()
+		return r.done()
 	case kindResults, kindFinal:
 	default:
-		return rep, fmt.Errorf("unexpected message kind %d", rep.kind)
+		return fmt.Errorf("unexpected message kind %d", rep.kind)
 	}
 	rep.want, rep.slots = r.uint(), r.uint()
 	hosts := r.list()
 	names := make([]string, 0, min(hosts, 64))
-	r.each(hosts, func() { names = append(names, r.string()) })
-	r.each(r.list(), func() {
-		p := pieceDone[R]{}
-		p.rank, p.host = r.uint(), r.host(names)
-		p.s, p.ran = r.span(n), r.uint()
-		p.payload = r.sized()
-		r.each(r.list(), func() { p.fails = append(p.fails, r.failure(n)) })
-		p.worker = r.uint()
-		p.took = time.Duration(r.uint())
-		r.each(r.list(), func() { p.times = append(p.times, int64(r.uint())) })
-		r.each(r.list(), func() { p.logs = append(p.logs, r.record(n)) })
-		if r.err == nil && (p.ran > p.s.count || len(p.fails) > p.ran) {
-			r.fail(fmt.Errorf("%d of %d tasks ran, %d failed", p.ran, p.s.count, len(p.fails)))
+	for range hosts {
+		if r.err != nil {
+			break
 		}
-		rep.pieces = append(rep.pieces, p)
-	})
+		names = append(names, r.string())
+	}
+	count := r.uint()
+	if count > len(r.b)/minPieceBytes {
+		r.fail(errShort)
+	}
+	if r.err == nil {
+		rep.pieces = slices.Grow(rep.pieces, count)[:count]
+		for i := range rep.pieces {
+			p := &rep.pieces[i]
+			*p = pieceDone[R]{}
+			if p.payload = r.piece(&p.pieceReport, names, n); r.err != nil {
+				break
+			}
+		}
+	}
 	if rep.kind == kindFinal {
 		rep.cause = r.string()
-		r.each(r.list(), func() {
+		for range r.list() {
+			if r.err != nil {
+				break
+			}
 			rep.loads = append(rep.loads, rankLoad{rank: r.uint(), load: load{messages: r.uint(), peers: r.uint()}})
-		})
+		}
 	}
-	return rep, r.done()
+	if r.err != nil {
+		rep.pieces = rep.pieces[:0]
+	}
+	return r.done()
+}
+
+// piece decodes a piece of a report, of a map of n tasks whose hosts are
+// names, into p (zero), and returns its results' encoding. Its lists are
+// mostly empty, and cost nothing then.
+func (r *reader) piece(p *pieceReport, names []string, n int) (payload []byte) {
+	p.rank, p.host = r.uint(), r.host(names)
+	p.s, p.ran = r.span(n), r.uint()
+	payload = r.sized()
+	if k := r.list(); k > 0 {
+		p.fails = make([]failure, 0, min(k, 64))
+		for ; k > 0 && r.err == nil; k-- {
+			p.fails = append(p.fails, r.failure(n))
+		}
+	}
+	p.worker = r.uint()
+	p.took = time.Duration(r.uint())
+	if k := r.list(); k > 0 {
+		p.times = make([]int64, 0, k)
+		for ; k > 0 && r.err == nil; k-- {
+			p.times = append(p.times, int64(r.uint()))
+		}
+	}
+	if k := r.list(); k > 0 {
+		p.logs = make([]logRecord, 0, min(k, 64))
+		for ; k > 0 && r.err == nil; k-- {
+			p.logs = append(p.logs, r.record(n))
+		}
+	}
+	if r.err == nil && (p.ran > p.s.count || len(p.fails) > p.ran) {
+		r.fail(fmt.Errorf("%d of %d tasks ran, %d failed", p.ran, p.s.count, len(p.fails)))
+	}
+	return payload
 }
 
 // appendOrder appends o, as the map of sequence seq sends it, to dst.
@@ -368,6 +426,11 @@ func (r *reader) fail(err error) {
 }
 
 func (r *reader) uint() int {
+	if len(r.b) > 0 && r.b[0] < 0x80 { // most are small: one byte
+		v := r.b[0]
+		r.b = r.b[1:]
+		return int(v)
+	}
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 || v > 1<<62 {
 		r.fail(errShort)
