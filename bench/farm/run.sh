@@ -10,8 +10,9 @@
 # process: the farm's figure includes mpirun starting two ranks, GNU
 # Parallel's its Perl start-up. xargs execs the command itself, with no
 # shell: fork and exec alone, the limit for any tool that starts a process
-# per task. The farm and GNU Parallel run each task under /bin/sh, as GNU
-# Parallel's users expect.
+# per task. GNU Parallel runs each task under /bin/sh; the farm does too for
+# `true` (a builtin), and execs `sleep 0.01` itself, as dash would (a plain
+# command line: docs/farm.md, Performance).
 #
 # Environment (all optional):
 #   LAUNCHES=3        runs of each tool and workload

@@ -71,6 +71,12 @@ var equivalences = []struct {
 	{"a replacement string as the command", "", []string{"{}", ":::", "echo a b", "printf '%s\\n' 'x y'"}},
 	{"a replacement string in the first word", "", []string{"{1} {2}", ":::", "echo", "printf", ":::", "a  b"}},
 	{"a replacement string after the first word", "", []string{"echo", "{}", ":::", "echo a; touch PWNED"}},
+	// Plain command lines, which run without the shell: exit statuses and
+	// messages of a program, arguments that would need quotes (the shell
+	// runs those), a builtin that differs from the program of its name.
+	{"plain command lines", "", []string{"expr", "{}", "+", "1", ":::", "1", "-1", "x", "a b", "0,5"}},
+	{"plain command lines, printf", "", []string{"/usr/bin/printf", "%s:%s,", "{}", "{#}", ":::", "a", "b-c", "x=y", "1,2", "@%+", "a b", "~"}},
+	{"a builtin of the same name", "", []string{"echo", "-e", "{}", ":::", "a", "b"}},
 	{"an assignment is not the command", "", []string{"V={}", "sh", "-c", `'echo "$V"'`, ":::", "a  b", "$(touch PWNED)"}},
 }
 

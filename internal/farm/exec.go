@@ -40,7 +40,8 @@ const signalLag = 20 * time.Millisecond
 // runner starts the tasks of one rank.
 type runner struct {
 	shell   string
-	env     []string // the tasks' environment, without PARALLEL_SEQ and the like
+	env     []string    // the tasks' environment, without PARALLEL_SEQ and the like
+	direct  *directExec // for plain command lines; nil: the shell runs every one
 	rank    int
 	host    string
 	tmpdir  string
@@ -76,20 +77,9 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 	}
 	defer stdout.Close()
 	defer stderr.Close()
-	env := append(r.env[:len(r.env):len(r.env)],
-		"PARALLEL_SEQ="+strconv.Itoa(t.seq), "PARALLEL_JOBSLOT="+strconv.Itoa(t.slot), "HPCMAP_RANK="+strconv.Itoa(r.rank))
-	if r.gpus != nil {
-		env = append(env, "CUDA_VISIBLE_DEVICES="+joinComma(r.gpus[t.localSlot]))
-	}
 	start := time.Now()
 	out.Start = float64(start.UnixMilli()) / 1000
-	p, err := os.StartProcess(r.shell, []string{r.shell, "-c", t.command}, &os.ProcAttr{
-		Env:   env,
-		Files: []*os.File{r.stdin, stdout, stderr},
-		// A group of its own: a timeout or a stop reaches every process the
-		// task started, and a Ctrl-C at the terminal reaches only the ranks.
-		Sys: &syscall.SysProcAttr{Setpgid: true},
-	})
+	p, direct, err := r.start(t, stdout, stderr)
 	if err != nil {
 		out.Exitval = 127
 		out.Stderr = fmt.Appendf(nil, "hpcmap farm: task %d on %s: cannot start %s: %v\n", t.seq, r.host, r.shell, err)
@@ -104,9 +94,15 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 		return out, false, fmt.Errorf("task %d on %s: waiting for it: %w", t.seq, r.host, werr)
 	}
 	r.groups.end(p.Pid)
-	if status.Signaled() {
+	var message string
+	switch {
+	case status.Signaled() && direct:
+		// As dash reports the command it ran; a stop or timeout of the
+		// farm's own, which dash would not have survived, is set below.
+		out.Exitval, message = dashReport(status)
+	case status.Signaled():
 		out.Signal = int(status.Signal())
-	} else {
+	default:
 		out.Exitval = status.ExitStatus()
 	}
 	if w.timedOut {
@@ -129,7 +125,45 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 		r.mu.Unlock()
 		return out, true, nil
 	}
+	if message != "" && !w.timedOut {
+		if _, err := stderr.Seek(0, io.SeekEnd); err == nil {
+			_, err = stderr.WriteString(message)
+		}
+		if err != nil {
+			return out, false, fmt.Errorf("task %d on %s: its standard error: %w", t.seq, r.host, err)
+		}
+	}
 	return out, false, r.collect(&out, t.seq, stdout, stderr)
+}
+
+// start starts task t: without the shell when its command line is plain
+// (direct), else under the shell.
+func (r *runner) start(t task, stdout, stderr *os.File) (p *os.Process, direct bool, err error) {
+	attr := &os.ProcAttr{
+		Files: []*os.File{r.stdin, stdout, stderr},
+		// A group of its own: a timeout or a stop reaches every process the
+		// task started, and a Ctrl-C at the terminal reaches only the ranks.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	}
+	var devices string
+	if r.gpus != nil {
+		devices = joinComma(r.gpus[t.localSlot])
+	}
+	if prog, argv, ok := r.direct.plan(t.command); ok {
+		attr.Env = r.direct.environment(t.seq, t.slot, r.rank, devices)
+		if p, err := os.StartProcess(prog, argv, attr); err == nil {
+			return p, true, nil
+		}
+		// It would not start (a script without #!, ...): the shell runs it,
+		// or says why not.
+	}
+	attr.Env = append(r.env[:len(r.env):len(r.env)],
+		"PARALLEL_SEQ="+strconv.Itoa(t.seq), "PARALLEL_JOBSLOT="+strconv.Itoa(t.slot), "HPCMAP_RANK="+strconv.Itoa(r.rank))
+	if r.gpus != nil {
+		attr.Env = append(attr.Env, "CUDA_VISIBLE_DEVICES="+devices)
+	}
+	p, err = os.StartProcess(r.shell, []string{r.shell, "-c", t.command}, attr)
+	return p, false, err
 }
 
 // watcher stops a task's group at its timeout, or when its context is

@@ -106,7 +106,7 @@ func (f *farm) start() error {
 		f.free <- f.first + s
 	}
 	f.runner = &runner{
-		shell: shell(), env: env, rank: f.c.Rank(), host: f.c.Host(), tmpdir: tmpdir(f.o),
+		shell: shell(), env: env, direct: newDirectExec(shell(), env, f.gpus != nil), rank: f.c.Rank(), host: f.c.Host(), tmpdir: tmpdir(f.o),
 		results: f.o.results, timeout: f.o.timeout, grace: f.o.grace, gpus: f.gpus, stdin: stdin,
 		groups: newGroups(guard), keep: &keeper{dir: tmpdir(f.o)},
 		signals: f.signals, soft: f.o.halt.when == "soon",
