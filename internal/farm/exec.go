@@ -126,7 +126,8 @@ func (r *runner) run(ctx context.Context, t task) (out Outcome, stopped bool, er
 		return out, true, nil
 	}
 	if message != "" && !w.timedOut {
-		if _, err := stderr.Seek(0, io.SeekEnd); err == nil {
+		_, err := stderr.Seek(0, io.SeekEnd)
+		if err == nil {
 			_, err = stderr.WriteString(message)
 		}
 		if err != nil {
