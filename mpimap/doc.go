@@ -19,6 +19,10 @@
 // ranks or goroutines. Grid builds the Cartesian product of parameter lists
 // with a stable index for every point.
 //
+// Map gives every rank the arguments. MapN and EachN give tasks an index
+// alone; with WithInput, rank 0 alone holds what tasks read, and sends each
+// dealt task its bytes, which the task reads with TaskInput.
+//
 // # Failures
 //
 // A task that returns an error or panics becomes a *TaskError naming the

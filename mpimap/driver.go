@@ -146,7 +146,11 @@ func (m *mapper[R]) takeReports(receive func(from int, rep *report[R]) error, n 
 // deliver sends orders: this rank's own to its worker directly.
 func (m *mapper[R]) deliver(now time.Time, out *outbox, own *worker[R], envs []envelope) error {
 	for i := range envs {
-		if e := &envs[i]; e.to == m.rank {
+		e := &envs[i]
+		if m.inputs != nil {
+			m.inputs.hand(&e.o, e.to == m.rank)
+		}
+		if e.to == m.rank {
 			if err := own.receive(now, &e.o); err != nil {
 				return err
 			}
@@ -276,6 +280,9 @@ func (m *mapper[R]) takeOrders(now time.Time, receive func(time.Time, *order) er
 		o, err := readOrder(body, m.n)
 		if err != nil {
 			return progress, fmt.Errorf("mpimap: malformed message from rank %d: %w", m.dealer, err)
+		}
+		if m.inputs != nil {
+			m.inputs.keep(&o)
 		}
 		if err := receive(now, &o); err != nil {
 			return progress, err

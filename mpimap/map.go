@@ -115,6 +115,7 @@ type mapper[R any] struct {
 	// journaled counts them.
 	skip      *bitset
 	journaled int
+	inputs    *inputs // the tasks' inputs, with WithInput
 
 	layout layout        // who deals to whom
 	dealer int           // the rank this rank reports to, unless it is 0
@@ -165,6 +166,8 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 		err = fmt.Errorf("mpimap: %s called with a nil sink on rank 0", j.name)
 	case cerr != nil:
 		err = fmt.Errorf("mpimap: the results: %w", cerr)
+	default:
+		err = checkInputs(cfg, c.Rank())
 	}
 	k, kerr := nodeSize()
 	if err == nil {
@@ -213,6 +216,13 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 		m.spin = spinAlone // a core for each rank of the node: spinning takes from no one
 	}
 	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
+	if cfg.inputs {
+		m.inputs = newInputs(cfg.input, m.skip)
+		if m.rank != 0 {
+			m.inputs.source = nil // received, never made
+		}
+		m.run.inputs = m.inputs
+	}
 	switch {
 	case m.rank == 0:
 		if err := m.runRoot(ctx, g); err != nil {
@@ -325,6 +335,7 @@ func (m *mapper[R]) settings(j job[R], each bool) []setting {
 		{"WithTaskTimeout", "task time limits", int64(m.cfg.timeout)},
 		{"WithRetries", "retries", int64(m.cfg.retries)},
 		{"WithTrace", "trace settings", flag(m.cfg.trace != "")},
+		{"WithInput", "input settings", flag(m.cfg.inputs)},
 	}
 }
 

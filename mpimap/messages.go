@@ -54,6 +54,7 @@ type rankLoad struct {
 type order struct {
 	kind    byte
 	spans   []span       // kindChunks: none means no more will come
+	inputs  [][]byte     // kindChunks, with WithInput: each task's, in the spans' order
 	text    string       // kindAbort: what went wrong
 	outcome interruption // kindOutcome
 	fails   []failure    // kindOutcome: every task that failed
@@ -69,6 +70,10 @@ func appendOrder(dst []byte, seq uint64, o *order) []byte {
 		w.uint(len(o.spans))
 		for _, s := range o.spans {
 			w.span(s)
+		}
+		w.uint(len(o.inputs))
+		for _, b := range o.inputs {
+			w.bytes(b)
 		}
 	case kindAbort:
 		w.string(o.text)
@@ -94,6 +99,7 @@ func readOrder(msg []byte, n int) (order, error) {
 	switch o.kind {
 	case kindChunks:
 		r.each(r.list(), func() { o.spans = append(o.spans, r.span(n)) })
+		o.inputs = r.inputs(o.spans)
 	case kindStop:
 	case kindAbort:
 		o.text = r.string()

@@ -201,6 +201,8 @@ type config struct {
 	logs       slog.Handler
 	streamLogs bool
 	grace      *time.Duration // WithDrainGrace, if given
+	inputs     bool           // WithInput given
+	input      func(i int) []byte
 	err        error          // the first invalid option
 }
 

@@ -77,6 +77,7 @@ type runner[R any] struct {
 	start   time.Time // of the map on this rank, for the trace's times
 	rank    int
 	host    string
+	inputs  *inputs // the tasks' inputs, with WithInput
 	// stopped is set when no new task may start; goroutines read it before
 	// every task, so it is an atomic rather than a context's channel.
 	stopped atomic.Bool
@@ -330,6 +331,9 @@ func (run *runner[R]) timed(d *pieceDone[R], k int) {
 // task's own goroutine, which must not write into *dst itself since it may
 // outlive its turn.
 func (run *runner[R]) call(ctx context.Context, dst *R, index, attempt int) error {
+	if run.inputs != nil {
+		ctx = context.WithValue(ctx, inputKey{}, run.inputs.take(index))
+	}
 	if run.timeout <= 0 {
 		var err error
 		*dst, err = run.fn(ctx, index)

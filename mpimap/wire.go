@@ -169,6 +169,28 @@ func (r *reader) span(n int) span {
 	return s
 }
 
+// inputs reads the inputs of the tasks of spans: one each, or none. They
+// are slices of the message.
+func (r *reader) inputs(spans []span) [][]byte {
+	k := r.list()
+	if k == 0 || r.err != nil {
+		return nil
+	}
+	tasks := 0
+	for _, s := range spans {
+		if tasks += s.count; tasks > k { // k is at most the message's length: no overflow
+			break
+		}
+	}
+	if k != tasks {
+		r.fail(fmt.Errorf("%d inputs for %d tasks", k, tasks))
+		return nil
+	}
+	in := make([][]byte, 0, k)
+	r.each(k, func() { in = append(in, r.bytes()) })
+	return in
+}
+
 // host reads a position in names.
 func (r *reader) host(names []string) string {
 	i := r.uint()
