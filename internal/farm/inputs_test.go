@@ -1,10 +1,90 @@
 package farm
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hpcmap/hpcmap/mpi"
 )
+
+// Only rank 0 holds the inputs: the other ranks learn how many tasks run
+// and the columns' names, and get each task's arguments with the task. The
+// tasks run with the arguments rank 0 read, a --resume's skips included.
+func TestOnlyRankZeroHoldsInputs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "in.tsv")
+	if err := os.WriteFile(file, []byte("name\tsize\na b\t1\n'c'\t2\n$(d)\t3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	joblog := filepath.Join(dir, "joblog")
+	args := []string{"-k", "--joblog", joblog, "--header", ":", "--colsep", "\t", "-a", file, "echo", "{size}", "{name}", "{#}"}
+	for _, resume := range []bool{false, true} {
+		if resume {
+			// Task 2 is to run again.
+			log, err := os.ReadFile(joblog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []string
+			for _, l := range strings.SplitAfter(string(log), "\n") {
+				if !strings.HasPrefix(l, "2\t") {
+					kept = append(kept, l)
+				}
+			}
+			if len(kept) != 4 { // the header, tasks 1 and 3, and the end
+				t.Fatalf("joblog %q", log)
+			}
+			os.WriteFile(joblog, []byte(strings.Join(kept, "")), 0o644)
+			args = append([]string{"--resume"}, args...)
+		}
+		var out strings.Builder
+		err := mpi.Local(3, func(ctx context.Context, c mpi.Comm) error {
+			f := &farm{c: c, stdio: Stdio{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}, signals: ctx}
+			o, err := parseArgs(args)
+			if err != nil {
+				return err
+			}
+			f.o = o
+			if err := f.setup(); err != nil {
+				return err
+			}
+			want := 3
+			if resume {
+				want = 1
+			}
+			switch {
+			case f.n != want:
+				return fmt.Errorf("rank %d: %d tasks to run, want %d", c.Rank(), f.n, want)
+			case c.Rank() != 0 && (f.args != nil || f.todo != nil):
+				return fmt.Errorf("rank %d holds the inputs", c.Rank())
+			}
+			if c.Rank() == 0 {
+				f.stdio.Stdout = &out
+			}
+			status, err := f.run(ctx)
+			if err == nil && status != 0 {
+				err = fmt.Errorf("rank %d: exit status %d", c.Rank(), status)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "1 a b 1\n2 'c' 2\n3 $(d) 3\n"
+		if resume {
+			want = "2 'c' 2\n"
+		}
+		if out.String() != want {
+			t.Errorf("resume %v: output %q, want %q", resume, out.String(), want)
+		}
+	}
+}
 
 func TestSplitItems(t *testing.T) {
 	for _, c := range []struct {

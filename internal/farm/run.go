@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	bits8 "math/bits"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"github.com/hpcmap/hpcmap/mpi"
@@ -66,7 +66,8 @@ type farm struct {
 
 	args   taskArgs
 	tmpl   template
-	todo   []int32 // the tasks (indices) to run, in order: all but those --resume skips
+	n      int     // the tasks to run
+	todo   []int32 // on rank 0, the tasks (indices) to run, in order: all but those --resume skips
 	slots  int     // this rank's job slots, numbered from firstSlot
 	first  int
 	total  int // job slots of all ranks
@@ -131,49 +132,54 @@ func (f *farm) setup() error {
 }
 
 // planResume decides on rank 0 which tasks run (all, or those a --resume
-// leaves) and tells every rank.
+// leaves), and tells every rank how many.
 func (f *farm) planResume() error {
-	n := f.args.Len()
-	var skip []bool
-	var rerr error
-	if f.c.Rank() == 0 && (f.o.resume || f.o.resumeFailed) {
-		var lines []logged
-		var cut int64
-		lines, cut, rerr = readJoblog(f.o.joblog)
-		if rerr == nil {
-			skip, rerr = resumable(lines, f.o.joblog, n, f.o.resumeFailed, func(i int) []string {
-				return f.tmpl.renderAround(f.args.Args(i), i+1)
-			})
-		}
-		if rerr == nil && cut >= 0 {
-			fmt.Fprintf(f.stdio.Stderr, "hpcmap farm: the last line of %s was cut short (by a kill?): left out, its task runs again\n", f.o.joblog)
-			rerr = os.Truncate(f.o.joblog, cut)
-		}
+	var todo []int32
+	var err error
+	if f.c.Rank() == 0 {
+		todo, err = f.toRun()
 	}
-	bits := make([]byte, (n+7)/8)
-	for i, s := range skip {
-		if s {
-			bits[i/8] |= 1 << (i % 8)
-		}
-	}
-	if err := together(f.c, rerr); err != nil {
+	if err := together(f.c, err); err != nil {
 		return err
 	}
-	bits, err := f.c.Bcast(0, bits)
+	count, err := mpi.BcastSlice(f.c, 0, []int64{int64(len(todo))})
 	if err != nil {
 		return err
 	}
-	skipped := 0
-	for _, b := range bits {
-		skipped += bits8.OnesCount8(b)
-	}
-	f.todo = make([]int32, 0, n-skipped)
-	for i := range n {
-		if bits[i/8]&(1<<(i%8)) == 0 {
-			f.todo = append(f.todo, int32(i))
+	f.todo, f.n = todo, int(count[0])
+	return nil
+}
+
+// toRun is the tasks (indices) that run, on rank 0: all, or those a
+// --resume leaves.
+func (f *farm) toRun() ([]int32, error) {
+	n := f.args.Len()
+	skip := make([]bool, n)
+	if f.o.resume || f.o.resumeFailed {
+		lines, cut, err := readJoblog(f.o.joblog)
+		if err != nil {
+			return nil, err
+		}
+		skip, err = resumable(lines, f.o.joblog, n, f.o.resumeFailed, func(i int) []string {
+			return f.tmpl.renderAround(f.args.Args(i), i+1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if cut >= 0 {
+			fmt.Fprintf(f.stdio.Stderr, "hpcmap farm: the last line of %s was cut short (by a kill?): left out, its task runs again\n", f.o.joblog)
+			if err := os.Truncate(f.o.joblog, cut); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return nil
+	todo := make([]int32, 0, n)
+	for i, s := range skip {
+		if !s {
+			todo = append(todo, int32(i))
+		}
+	}
+	return slices.Clip(todo), nil
 }
 
 // dryRun prints the commands, on rank 0.

@@ -21,7 +21,7 @@ func (f *farm) run(ctx context.Context) (int, error) {
 	runCtx, halt := context.WithCancelCause(ctx)
 	defer halt(nil)
 	f.halt = halt
-	err := mpimap.EachN(runCtx, f.c, len(f.todo), f.task, f.sink, f.mapOptions()...)
+	err := mpimap.EachN(runCtx, f.c, f.n, f.task, f.sink, f.mapOptions()...)
 	interrupted := errors.Is(err, mpimap.ErrInterrupted)
 	if interrupted && !f.tally.halted {
 		// A signal to another rank stopped the map before this rank's
@@ -52,10 +52,11 @@ func (f *farm) run(ctx context.Context) (int, error) {
 }
 
 // mapOptions are the engine's options for the farm: each task dealt alone,
-// as soon as a slot is free, on as many goroutines as the rank has slots.
+// as soon as a slot is free, on as many goroutines as the rank has slots,
+// with its arguments.
 func (f *farm) mapOptions() []mpimap.Option {
 	opts := []mpimap.Option{mpimap.WithSchedule(mpimap.Dynamic), mpimap.WithChunk(1),
-		mpimap.WithWorkers(f.slots), mpimap.WithDrainGrace(f.drainGrace())}
+		mpimap.WithWorkers(f.slots), mpimap.WithDrainGrace(f.drainGrace()), mpimap.WithInput(f.input)}
 	if f.o.progress {
 		opts = append(opts, mpimap.WithProgress(f.stdio.Stderr))
 	}
@@ -134,10 +135,13 @@ func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
 		// The map may start a task in the moment before it sees the stop.
 		return Outcome{NotRun: true}, nil
 	}
-	i := int(f.todo[k])
+	i, args, err := readTaskInput(mpimap.TaskInput(ctx))
+	if err != nil {
+		return Outcome{}, err
+	}
 	slot := <-f.free
 	defer func() { f.free <- slot }()
-	t := task{seq: i + 1, slot: slot, localSlot: slot - f.first, command: f.tmpl.render(f.args.Args(i), i+1, slot)}
+	t := task{seq: i + 1, slot: slot, localSlot: slot - f.first, command: f.tmpl.render(args, i+1, slot)}
 	var out Outcome
 	for attempt := 1; attempt <= f.o.attempts(); attempt++ {
 		var stopped bool
@@ -154,6 +158,13 @@ func (f *farm) task(ctx context.Context, k int) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// input is, on rank 0, the k-th task's input, which the engine sends with
+// the task: its index and arguments.
+func (f *farm) input(k int) []byte {
+	i := int(f.todo[k])
+	return appendTaskInput(nil, i, f.args.Args(i))
 }
 
 // shell is the shell that runs the commands: $PARALLEL_SHELL, as for GNU
