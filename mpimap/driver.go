@@ -18,18 +18,15 @@ import (
 
 // root runs rank 0's part of the map and returns its error.
 func (m *mapper[R]) root(ctx context.Context, g *gather[R]) error {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	d := newDealer(g, m.cfg, m.n, m.np, m.journaled, m.layout.reportingTo(m.computes(0)), m.skip)
 	var (
 		own  *worker[R]
 		pool *pool[R]
 	)
-	m.run.stopped.Store(ctx.Err() != nil) // no task starts in a map cancelled before it began
 	if m.computes(0) {
-		pool = newPool(runCtx, m.run, m.cfg.workers, m.cfg.schedule.dealt(), m.skip)
-		defer pool.close()
-		own = m.newWorker(poolExec[R]{pool, cancel}, m.cfg.workers, true)
+		var stop func()
+		pool, own, stop = m.startPool(ctx, true)
+		defer stop()
 	}
 	out := outbox{comm: m.comm, tag: tagToWorker, load: &m.load}
 	g.parts = m.partsIn()
@@ -192,12 +189,8 @@ func (m *mapper[R]) abort(out *outbox, ranks []int, why string) {
 // reported to its dealer (rank 0, or its node's leader) as they finish, and
 // then the dealer's word on how the map ended.
 func (m *mapper[R]) work(ctx context.Context) error {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m.run.stopped.Store(ctx.Err() != nil) // no task starts in a map cancelled before it began
-	pool := newPool(runCtx, m.run, m.cfg.workers, m.cfg.schedule.dealt(), m.skip)
-	defer pool.close()
-	w := m.newWorker(poolExec[R]{pool, cancel}, m.cfg.workers, false)
+	pool, w, stop := m.startPool(ctx, false)
+	defer stop()
 	out := outbox{comm: m.comm, tag: tagToDealer, load: &m.load}
 	err := m.report(ctx, w, pool, &out)
 	if err != nil {
@@ -293,12 +286,8 @@ func (m *mapper[R]) takeOrders(now time.Time, receive func(time.Time, *order) er
 // relay runs the part of a node's leader: its own tasks, and its node's,
 // dealt on from rank 0 and reported back up (see leader.go).
 func (m *mapper[R]) relay(ctx context.Context) error {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m.run.stopped.Store(ctx.Err() != nil) // no task starts in a map cancelled before it began
-	pool := newPool(runCtx, m.run, m.cfg.workers, m.cfg.schedule.dealt(), m.skip)
-	defer pool.close()
-	own := m.newWorker(poolExec[R]{pool, cancel}, m.cfg.workers, true)
+	pool, own, stop := m.startPool(ctx, true)
+	defer stop()
 	members := m.layout.members(m.rank)
 	l := newLeader(m.cfg, m.np, members, len(members)*m.cfg.workers, own, !m.cfg.schedule.dealt())
 	l.up.grace = own.grace
@@ -375,6 +364,20 @@ func (m *mapper[R]) lead(ctx context.Context, l *leader[R], pool *pool[R], up, d
 			idle.sending(up)
 			idle.wait(pool, watch(ctx, l.up.stopping), true)
 		}
+	}
+}
+
+// startPool starts this rank's goroutines, and its worker handing them
+// tasks (local: reporting to a dealer in this process). stop cancels the
+// tasks' context once the goroutines have ended (or been abandoned).
+func (m *mapper[R]) startPool(ctx context.Context, local bool) (p *pool[R], w *worker[R], stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	m.run.stopped.Store(ctx.Err() != nil) // no task starts in a map cancelled before it began
+	p = newPool(runCtx, m.run, m.cfg.workers, m.cfg.schedule.dealt(), m.skip)
+	w = m.newWorker(poolExec[R]{p, cancel}, m.cfg.workers, local)
+	return p, w, func() {
+		p.close()
+		cancel()
 	}
 }
 
