@@ -15,14 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
+
 enum { TAG = 7, MAXCHUNK = 16, REPS = 5 };
 
 static double now(void) { return MPI_Wtime(); }
-
-static int cmp_double(const void *a, const void *b) {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 // deal runs one map of n tasks in chunks of chunk; rank 0 returns the time.
 static double deal(int rank, int np, int64_t n, int chunk, int64_t *results) {
@@ -100,8 +97,7 @@ int main(int argc, char **argv) {
 					fprintf(stderr, "dealer: result %lld is %lld\n", (long long)i, (long long)results[i]);
 					MPI_Abort(MPI_COMM_WORLD, 1);
 				}
-			qsort(rates, REPS, sizeof(double), cmp_double);
-			printf("cdealer_chunk%d_tps %.4g\n", chunk, rates[REPS / 2]);
+			printf("cdealer_chunk%d_tps %.4g\n", chunk, median(rates, REPS));
 		}
 		free(results);
 	}

@@ -21,17 +21,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "stats.h"
+
 #define BIG (256L << 20)
-
-static int cmp_double(const void *a, const void *b) {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-	qsort(v, n, sizeof v[0], cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* fresh maps memory that no one has touched: its pages come at first touch. */
 static char *fresh(void) {
