@@ -1,9 +1,9 @@
 package farm
 
 import (
-	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,10 +30,6 @@ type directExec struct {
 	seq, slot, rank, devices int // -1 when absent
 }
 
-// probeVariable, in a process's environment, makes it print its
-// environment and exit: see init in groups.go.
-const probeVariable = "HPCMAP_FARM_ENV_PROBE"
-
 // Placeholders of the task variables in the probe, replaced per task.
 const (
 	seqMark     = "hpcmap-probe-seq"
@@ -49,7 +45,7 @@ func newDirectExec(sh string, env []string, gpus bool) *directExec {
 	if real, err := filepath.EvalSymlinks(sh); err != nil || filepath.Base(real) != "dash" {
 		return nil
 	}
-	self, err := os.Executable()
+	printer, err := exec.LookPath("env")
 	if err != nil {
 		return nil
 	}
@@ -57,7 +53,7 @@ func newDirectExec(sh string, env []string, gpus bool) *directExec {
 	if gpus {
 		env = append(env, "CUDA_VISIBLE_DEVICES="+devicesMark)
 	}
-	got, err := probeEnvironment(sh, self, env)
+	got, err := probeEnvironment(sh, printer, env)
 	if err != nil {
 		return nil
 	}
@@ -95,13 +91,15 @@ func absolutePath(dirs []string) bool {
 	return len(dirs) > 0
 }
 
-// probeEnvironment runs this program under sh -c, as a task's command, and
-// returns the environment it was given: the variables dash drops (names it
-// cannot hold), adds (PWD) and rewrites (IFS, PPID, OPTIND), in dash's
-// order. The rank is the parent of both the probe's shell and every task's
-// shell, and its directory does not change, so what dash does to the
-// environment here it does for every task.
-func probeEnvironment(sh, self string, env []string) ([]string, error) {
+// probeEnvironment runs `env -0` (printer is env's path) under sh -c, as a
+// task's command, and returns the environment it was given: the variables
+// dash drops (names it cannot hold), adds (PWD) and rewrites (IFS, PPID,
+// OPTIND), in dash's order. The rank is the parent of both the probe's
+// shell and every task's shell, and its directory does not change, so what
+// dash does to the environment here it does for every task. An env without
+// -0 (not GNU's or BusyBox's) fails the probe, and the shell runs every
+// task.
+func probeEnvironment(sh, printer string, env []string) ([]string, error) {
 	out, err := tempFile(os.TempDir())
 	if err != nil {
 		return nil, err
@@ -112,8 +110,8 @@ func probeEnvironment(sh, self string, env []string) ([]string, error) {
 		return nil, err
 	}
 	defer null.Close()
-	p, err := os.StartProcess(sh, []string{sh, "-c", "exec " + quote(self)}, &os.ProcAttr{
-		Env:   append(env[:len(env):len(env)], probeVariable+"=1"),
+	p, err := os.StartProcess(sh, []string{sh, "-c", "exec " + quote(printer) + " -0"}, &os.ProcAttr{
+		Env:   env,
 		Files: []*os.File{null, out, null},
 	})
 	if err != nil {
@@ -133,25 +131,11 @@ func probeEnvironment(sh, self string, env []string) ([]string, error) {
 	}
 	var got []string
 	for _, kv := range strings.Split(string(b), "\x00") {
-		if kv != "" && !strings.HasPrefix(kv, probeVariable+"=") {
+		if kv != "" {
 			got = append(got, kv)
 		}
 	}
 	return got, nil
-}
-
-// printEnvironment is the probe's part: its environment, each entry ended
-// by a NUL byte.
-func printEnvironment() int {
-	var b bytes.Buffer
-	for _, kv := range os.Environ() {
-		b.WriteString(kv)
-		b.WriteByte(0)
-	}
-	if _, err := os.Stdout.Write(b.Bytes()); err != nil {
-		return 1
-	}
-	return 0
 }
 
 // plan says how to run command without the shell: the program and its
