@@ -1,6 +1,7 @@
 package mpimap_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 type trial struct {
 	n, failEvery, panicEvery int
 	fn                       string // Map, MapN, Each or EachN
+	inputs                   bool   // WithInput: each task checks its input
 	opts                     []mpimap.Option
 	desc                     string
 }
@@ -45,6 +47,12 @@ func drawTrial(r *rand.Rand) trial {
 	if k := r.IntN(3); k > 0 {
 		t.opts = append(t.opts, mpimap.WithRetries(k))
 		t.desc += fmt.Sprintf(" retries=%d", k)
+	}
+	if s == mpimap.Dynamic || s == mpimap.Guided {
+		if t.inputs = r.IntN(2) == 0; t.inputs {
+			t.opts = append(t.opts, mpimap.WithInput(inputOf))
+			t.desc += " input"
+		}
 	}
 	return t
 }
@@ -84,7 +92,16 @@ func (t trial) safeTask(i int) (r string, err error) {
 // the error.
 func (t trial) run(ctx context.Context, c mpi.Comm) ([]string, error) {
 	args := indices(t.n)
-	byArg := func(ctx context.Context, i int) (string, error) { return t.task(ctx, i) }
+	task := t.task
+	if t.inputs {
+		task = func(ctx context.Context, i int) (string, error) {
+			if got := mpimap.TaskInput(ctx); !bytes.Equal(got, inputOf(i)) {
+				return "", fmt.Errorf("task %d got the input %q, want %q", i, got, inputOf(i))
+			}
+			return t.task(ctx, i)
+		}
+	}
+	byArg := func(ctx context.Context, i int) (string, error) { return task(ctx, i) }
 	var out []string
 	if c.Rank() == 0 {
 		out = make([]string, t.n)
@@ -94,11 +111,11 @@ func (t trial) run(ctx context.Context, c mpi.Comm) ([]string, error) {
 	case "Map":
 		return mpimap.Map(ctx, c, args, byArg, t.opts...)
 	case "MapN":
-		return mpimap.MapN(ctx, c, t.n, t.task, t.opts...)
+		return mpimap.MapN(ctx, c, t.n, task, t.opts...)
 	case "Each":
 		return out, mpimap.Each(ctx, c, args, byArg, sink, t.opts...)
 	}
-	return out, mpimap.EachN(ctx, c, t.n, t.task, sink, t.opts...)
+	return out, mpimap.EachN(ctx, c, t.n, task, sink, t.opts...)
 }
 
 // check holds the promises: the results are what the function gives at
