@@ -203,7 +203,7 @@ type config struct {
 	grace      *time.Duration // WithDrainGrace, if given
 	inputs     bool           // WithInput given
 	input      func(i int) []byte
-	err        error          // the first invalid option
+	err        error // the first invalid option
 }
 
 func newConfig(opts []Option) config {
