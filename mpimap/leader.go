@@ -30,6 +30,10 @@ type leader[R any] struct {
 	node  *dealer[R] // toward the node's ranks, the leader's own included
 	exec  *nodeExec[R]
 	local *worker[R] // the leader's own tasks
+	// resultSize is the size of a result's encoding when results are of a
+	// fixed size, and pieces of them may merge (merge.go); 0 otherwise.
+	resultSize int
+	tallies    map[int]*rankTally // by rank: what it ran of merged pieces
 }
 
 // leaderWindow is how many times its node's goroutines a leader's window
@@ -38,10 +42,11 @@ const leaderWindow = 3
 
 // newLeader is the leader of the node of ranks members (the leader first),
 // in a map of np ranks. slots is the goroutines of the node, local the
-// leader's own worker (it reports to node as rank members[0]).
-func newLeader[R any](cfg config, np int, members []int, slots int, local *worker[R], static bool) *leader[R] {
+// leader's own worker (it reports to node as rank members[0]); resultSize
+// is the size of a result's encoding if fixed, else 0.
+func newLeader[R any](cfg config, np int, members []int, slots int, local *worker[R], static bool, resultSize int) *leader[R] {
 	q := &spanQueue{}
-	l := &leader[R]{local: local}
+	l := &leader[R]{local: local, resultSize: resultSize, tallies: map[int]*rankTally{}}
 	l.exec = &nodeExec[R]{queue: q, static: static}
 	l.up = newWorker[R](l.exec, slots, cfg.chunk, nil, cfg.retries > 0, false)
 	// The node dealer lets a rank hold at most half its share of what the
@@ -58,6 +63,9 @@ func newLeader[R any](cfg config, np int, members []int, slots int, local *worke
 	nodeCfg.retries = 0 // rank 0 decides every retry
 	l.node = newDealerOf[R](&forwarder[R]{l}, q, nodeCfg, np, members)
 	l.exec.node = l.node
+	if resultSize > 0 {
+		l.up.compact = l.compact
+	}
 	return l
 }
 
@@ -93,6 +101,7 @@ func (l *leader[R]) next(now time.Time) *report[R] {
 		for _, r := range l.node.workers[1:] {
 			rep.loads = append(rep.loads, rankLoad{r, l.node.loads[r]})
 		}
+		rep.tallies = l.tallyList()
 	}
 	return rep
 }
