@@ -33,7 +33,9 @@ type leader[R any] struct {
 	// resultSize is the size of a result's encoding when results are of a
 	// fixed size, and pieces of them may merge (merge.go); 0 otherwise.
 	resultSize int
-	tallies    map[int]*rankTally // by rank: what it ran of merged pieces
+	tallies    []rankTally    // by position in the node: what each rank ran of merged pieces
+	keys       []pieceKey     // reused by compact
+	compacted  []pieceDone[R] // reused by compact
 }
 
 // leaderWindow is how many times its node's goroutines a leader's window
@@ -46,7 +48,7 @@ const leaderWindow = 3
 // is the size of a result's encoding if fixed, else 0.
 func newLeader[R any](cfg config, np int, members []int, slots int, local *worker[R], static bool, resultSize int) *leader[R] {
 	q := &spanQueue{}
-	l := &leader[R]{local: local, resultSize: resultSize, tallies: map[int]*rankTally{}}
+	l := &leader[R]{local: local, resultSize: resultSize}
 	l.exec = &nodeExec[R]{queue: q, static: static}
 	l.up = newWorker[R](l.exec, slots, cfg.chunk, nil, cfg.retries > 0, false)
 	// The node dealer lets a rank hold at most half its share of what the

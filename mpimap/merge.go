@@ -18,40 +18,46 @@ import (
 
 // compact merges the runs of consecutive tasks among pieces, the pieces of
 // a report about to go up. The pieces that cannot merge keep their order
-// (the order in which rank 0 reads their parts).
+// (the order in which rank 0 reads their parts). The result is the
+// leader's to reuse: a report is encoded and sent before the next is made.
 func (l *leader[R]) compact(pieces []pieceDone[R]) []pieceDone[R] {
-	var may []int // positions of the pieces that may merge
+	keys := l.keys[:0] // of the pieces that may merge, to sort them by task
 	for k := range pieces {
-		if l.mergeable(&pieces[k]) {
-			may = append(may, k)
+		if p := &pieces[k]; l.mergeable(p) {
+			keys = append(keys, pieceKey{start: p.s.start, attempt: p.s.attempt, at: k})
 		}
 	}
-	if len(may) < 2 {
+	l.keys = keys
+	if len(keys) < 2 {
 		return pieces
 	}
-	slices.SortFunc(may, func(a, b int) int {
-		return cmp.Or(cmp.Compare(pieces[a].s.start, pieces[b].s.start), cmp.Compare(pieces[a].s.attempt, pieces[b].s.attempt))
+	slices.SortFunc(keys, func(a, b pieceKey) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.attempt, b.attempt))
 	})
-	out := make([]pieceDone[R], 0, len(pieces))
+	out := l.compacted[:0]
 	for k := range pieces {
 		if !l.mergeable(&pieces[k]) {
 			out = append(out, pieces[k])
 		}
 	}
-	for i := 0; i < len(may); {
+	for i := 0; i < len(keys); {
 		j := i + 1
-		for j < len(may) && follows(&pieces[may[j-1]], &pieces[may[j]]) {
+		for j < len(keys) && follows(&pieces[keys[j-1].at], &pieces[keys[j].at]) {
 			j++
 		}
 		if j-i == 1 {
-			out = append(out, pieces[may[i]])
+			out = append(out, pieces[keys[i].at])
 		} else {
-			out = append(out, l.merge(pieces, may[i:j]))
+			out = append(out, l.merge(pieces, keys[i:j]))
 		}
 		i = j
 	}
+	l.compacted = out
 	return out
 }
+
+// pieceKey is where a piece's tasks start, for sorting pieces by it.
+type pieceKey struct{ start, attempt, at int }
 
 // mergeable reports whether p may merge with others: a piece of another
 // rank's, whose results are fixed-size and inside the report, all run and
@@ -67,18 +73,18 @@ func follows[R any](a, b *pieceDone[R]) bool {
 	return b.s.start == a.s.start+a.s.count && b.s.attempt == a.s.attempt
 }
 
-// merge is the piece of the pieces at positions run, whose tasks follow one
-// another; it tallies what each rank ran.
-func (l *leader[R]) merge(pieces []pieceDone[R], run []int) pieceDone[R] {
-	first := &pieces[run[0]]
+// merge is the piece of the pieces of run, whose tasks follow one another;
+// it tallies what each rank ran.
+func (l *leader[R]) merge(pieces []pieceDone[R], run []pieceKey) pieceDone[R] {
+	first := &pieces[run[0].at]
 	size := 0
 	for _, k := range run {
-		size += len(pieces[k].payload)
+		size += len(pieces[k.at].payload)
 	}
 	m := pieceDone[R]{pieceReport: pieceReport{s: span{start: first.s.start, stride: 1, attempt: first.s.attempt},
 		rank: l.node.workers[0], host: first.host, merged: true}, payload: make([]byte, 0, size)}
 	for _, k := range run {
-		p := &pieces[k]
+		p := &pieces[k.at]
 		m.payload = append(m.payload, p.payload...)
 		m.s.count += p.s.count
 		m.ran += p.ran
@@ -90,11 +96,19 @@ func (l *leader[R]) merge(pieces []pieceDone[R], run []int) pieceDone[R] {
 
 // tally counts p's tasks as its rank's.
 func (l *leader[R]) tally(p *pieceDone[R]) {
-	t := l.tallies[p.rank]
-	if t == nil {
-		t = &rankTally{rank: p.rank, host: p.host}
-		l.tallies[p.rank] = t
+	members := l.node.workers
+	k, found := slices.BinarySearch(members, p.rank) // ascending
+	if !found {
+		k = slices.Index(members, p.rank)
 	}
+	if k < 0 {
+		return // not of this node: cannot be
+	}
+	if l.tallies == nil {
+		l.tallies = make([]rankTally, len(members))
+	}
+	t := &l.tallies[k]
+	t.rank, t.host = p.rank, p.host
 	t.tasks += p.ran
 	t.busy += p.took
 	t.workers = max(t.workers, p.worker+1)
@@ -102,10 +116,11 @@ func (l *leader[R]) tally(p *pieceDone[R]) {
 
 // tallyList is the tallies, by rank, for the final report.
 func (l *leader[R]) tallyList() []rankTally {
-	out := make([]rankTally, 0, len(l.tallies))
+	var out []rankTally
 	for _, t := range l.tallies {
-		out = append(out, *t)
+		if t.tasks > 0 {
+			out = append(out, t)
+		}
 	}
-	slices.SortFunc(out, func(a, b rankTally) int { return a.rank - b.rank })
 	return out
 }
