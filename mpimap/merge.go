@@ -34,6 +34,9 @@ func (l *leader[R]) compact(pieces []pieceDone[R]) []pieceDone[R] {
 	slices.SortFunc(keys, func(a, b pieceKey) int {
 		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.attempt, b.attempt))
 	})
+	if cap(l.compacted) > 0 && &pieces[:1][0] == &l.compacted[:1][0] {
+		l.compacted = nil // pieces are the last result: not to be written over
+	}
 	out := l.compacted[:0]
 	for k := range pieces {
 		if !l.mergeable(&pieces[k]) {

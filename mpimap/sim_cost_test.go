@@ -130,7 +130,7 @@ func measureMachines(reps int) (machineCosts, error) {
 		l := newLeader(cfg, 130, members, 128, own, false, c.Size())
 		lead[i] = timeOp(reps, nil, func(int) {
 			l.fromNode(2, &decoded)
-			l.up.ready = l.compact(l.up.ready)
+			l.compact(l.up.ready)
 			l.up.ready, l.up.readyHeld = l.up.ready[:0], 0 // as its next report up takes them
 		})
 		// Rank 0's own worker: its report straight to the dealer.
