@@ -10,8 +10,9 @@ import (
 // every rank: toward rank 0 it is a worker, whose executor is the node; toward
 // its node it is a dealer, dealing on the spans rank 0 deals it, and its own
 // tasks come from that dealer too, through a local worker as rank 0's do.
-// The results its node reports go up unchanged (their encoding is not
-// touched), batched with the next report, as a worker's own would be.
+// The results its node reports go up batched with its next report, their
+// encoding untouched: pieces of consecutive tasks merged into one where
+// nothing is lost by it (merge.go), the others as they came.
 //
 // Through a leader, the schedules mean:
 //   - Block and Cyclic: each rank still computes its own share; the leader
