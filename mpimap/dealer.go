@@ -52,8 +52,9 @@ type dealer[R any] struct {
 	fails    []failure
 	own      map[int]error // rank 0's own tasks' original errors
 	stopping bool
-	causes   []string // where and why the map was stopped
-	loads    []load   // by rank, from final reports
+	causes   []string    // where and why the map was stopped
+	loads    []load      // by rank, from final reports
+	tallies  []rankTally // from leaders' final reports: what ranks ran of merged pieces
 
 	out settler[R]
 }
@@ -100,6 +101,7 @@ func (d *dealer[R]) receive(from int, rep *report[R]) error {
 				d.loads[l.rank] = l.load
 			}
 		}
+		d.tallies = append(d.tallies, rep.tallies...)
 		if rep.cause != "" {
 			d.causes = append(d.causes, fmt.Sprintf("rank %d: %s", from, rep.cause))
 		}

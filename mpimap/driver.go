@@ -106,6 +106,9 @@ func (m *mapper[R]) deal(ctx context.Context, d *dealer[R], g *gather[R], own *w
 			for r, l := range d.loads {
 				g.mon.load(r, l)
 			}
+			for _, t := range d.tallies {
+				g.mon.tally(t)
+			}
 			return nil
 		}
 		if progress {
@@ -289,7 +292,7 @@ func (m *mapper[R]) relay(ctx context.Context) error {
 	pool, own, stop := m.startPool(ctx, true)
 	defer stop()
 	members := m.layout.members(m.rank)
-	l := newLeader(m.cfg, m.np, members, len(members)*m.cfg.workers, own, !m.cfg.schedule.dealt())
+	l := newLeader(m.cfg, m.np, members, len(members)*m.cfg.workers, own, !m.cfg.schedule.dealt(), m.codec.Size())
 	l.up.grace = own.grace
 	up := outbox{comm: m.comm, tag: tagToDealer, load: &m.load}
 	down := outbox{comm: m.comm, tag: tagToWorker, load: &m.load}

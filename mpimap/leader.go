@@ -10,8 +10,9 @@ import (
 // every rank: toward rank 0 it is a worker, whose executor is the node; toward
 // its node it is a dealer, dealing on the spans rank 0 deals it, and its own
 // tasks come from that dealer too, through a local worker as rank 0's do.
-// The results its node reports go up unchanged (their encoding is not
-// touched), batched with the next report, as a worker's own would be.
+// The results its node reports go up batched with its next report, their
+// encoding untouched: pieces of consecutive tasks merged into one where
+// nothing is lost by it (merge.go), the others as they came.
 //
 // Through a leader, the schedules mean:
 //   - Block and Cyclic: each rank still computes its own share; the leader
@@ -30,6 +31,12 @@ type leader[R any] struct {
 	node  *dealer[R] // toward the node's ranks, the leader's own included
 	exec  *nodeExec[R]
 	local *worker[R] // the leader's own tasks
+	// resultSize is the size of a result's encoding when results are of a
+	// fixed size, and pieces of them may merge (merge.go); 0 otherwise.
+	resultSize int
+	tallies    []rankTally    // by position in the node: what each rank ran of merged pieces
+	keys       []pieceKey     // reused by compact
+	compacted  []pieceDone[R] // reused by compact
 }
 
 // leaderWindow is how many times its node's goroutines a leader's window
@@ -38,10 +45,11 @@ const leaderWindow = 3
 
 // newLeader is the leader of the node of ranks members (the leader first),
 // in a map of np ranks. slots is the goroutines of the node, local the
-// leader's own worker (it reports to node as rank members[0]).
-func newLeader[R any](cfg config, np int, members []int, slots int, local *worker[R], static bool) *leader[R] {
+// leader's own worker (it reports to node as rank members[0]); resultSize
+// is the size of a result's encoding if fixed, else 0.
+func newLeader[R any](cfg config, np int, members []int, slots int, local *worker[R], static bool, resultSize int) *leader[R] {
 	q := &spanQueue{}
-	l := &leader[R]{local: local}
+	l := &leader[R]{local: local, resultSize: resultSize}
 	l.exec = &nodeExec[R]{queue: q, static: static}
 	l.up = newWorker[R](l.exec, slots, cfg.chunk, nil, cfg.retries > 0, false)
 	// The node dealer lets a rank hold at most half its share of what the
@@ -58,6 +66,9 @@ func newLeader[R any](cfg config, np int, members []int, slots int, local *worke
 	nodeCfg.retries = 0 // rank 0 decides every retry
 	l.node = newDealerOf[R](&forwarder[R]{l}, q, nodeCfg, np, members)
 	l.exec.node = l.node
+	if resultSize > 0 {
+		l.up.compact = l.compact
+	}
 	return l
 }
 
@@ -93,6 +104,7 @@ func (l *leader[R]) next(now time.Time) *report[R] {
 		for _, r := range l.node.workers[1:] {
 			rep.loads = append(rep.loads, rankLoad{r, l.node.loads[r]})
 		}
+		rep.tallies = l.tallyList()
 	}
 	return rep
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,8 +173,17 @@ func TestLeadersStats(t *testing.T) {
 				return nil // under a launcher of another size
 			}
 			var stats bytes.Buffer
-			_, err := mpimap.Map(ctx, c, indices(2000), square, mpimap.WithSchedule(mpimap.Dynamic),
+			var mine atomic.Int64 // the tasks this rank ran
+			counted := func(ctx context.Context, i int) (point, error) {
+				mine.Add(1)
+				return square(ctx, i)
+			}
+			_, err := mpimap.Map(ctx, c, indices(2000), counted, mpimap.WithSchedule(mpimap.Dynamic),
 				mpimap.WithStats(&stats), mpimap.WithWorkers(1))
+			if err != nil {
+				return err
+			}
+			ran, err := mpi.GatherSlice(c, 0, []int64{mine.Load()})
 			if err != nil || c.Rank() != 0 {
 				return err
 			}
@@ -182,6 +192,11 @@ func TestLeadersStats(t *testing.T) {
 				f := append(strings.Fields(line), "")
 				if r, err := strconv.Atoi(f[0]); err == nil && len(f) == 12 {
 					peers[r], _ = strconv.Atoi(f[10])
+					// Leaders merge their ranks' pieces: the statistics
+					// still say which rank ran how many tasks.
+					if tasks, _ := strconv.Atoi(f[3]); r < len(ran) && int64(tasks) != ran[r][0] {
+						return fmt.Errorf("the statistics say rank %d ran %d tasks; it ran %d:\n%s", r, tasks, ran[r][0], stats.String())
+					}
 				}
 			}
 			if len(peers) != 12 {

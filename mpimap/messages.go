@@ -2,6 +2,7 @@ package mpimap
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hpcmap/hpcmap/mpi"
 )
@@ -39,6 +40,8 @@ type report[R any] struct {
 	pieces []pieceDone[R]
 	cause  string     // kindFinal: why the rank stopped early; kindFailed: why it failed
 	loads  []rankLoad // kindFinal: the map messages of the rank, and of its node's if it leads one
+	// kindFinal from a leader: where the tasks of its merged pieces ran.
+	tallies []rankTally
 }
 
 // load is how many map messages a rank handled and with how many ranks.
@@ -48,6 +51,16 @@ type load struct{ messages, peers int }
 type rankLoad struct {
 	rank int
 	load
+}
+
+// rankTally is what a rank ran of the tasks whose pieces its leader merged:
+// for rank 0's statistics, which would otherwise count them as the leader's.
+type rankTally struct {
+	rank    int
+	host    string
+	tasks   int
+	busy    time.Duration
+	workers int // the most goroutines seen
 }
 
 // order is a dealer's message to a worker.

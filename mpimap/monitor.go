@@ -65,6 +65,13 @@ func (mon *monitor) piece(rank int, host string, p pieceReport, retried func(ind
 	return mon.logs.add(rank, host, p, retried)
 }
 
+// tally takes in what a rank ran of the pieces its leader merged.
+func (mon *monitor) tally(t rankTally) {
+	if mon.stats != nil {
+		mon.stats.addTally(t)
+	}
+}
+
 // load takes in how many map messages rank handled, and with how many
 // ranks.
 func (mon *monitor) load(rank int, l load) {
@@ -259,14 +266,20 @@ type rankStats struct {
 }
 
 func (s *stats) add(rank int, host string, p pieceReport) {
-	rs := s.ranks[rank]
-	if rs == nil {
-		rs = &rankStats{host: host}
-		s.ranks[rank] = rs
+	if !p.merged { // its leader's tally says where its tasks ran
+		s.addTally(rankTally{rank: rank, host: host, tasks: p.ran, busy: p.took, workers: p.worker + 1})
 	}
-	rs.tasks += p.ran
-	rs.busy += p.took
-	rs.workers = max(rs.workers, p.worker+1)
+}
+
+func (s *stats) addTally(t rankTally) {
+	rs := s.ranks[t.rank]
+	if rs == nil {
+		rs = &rankStats{host: t.host}
+		s.ranks[t.rank] = rs
+	}
+	rs.tasks += t.tasks
+	rs.busy += t.busy
+	rs.workers = max(rs.workers, t.workers)
 }
 
 // write prints the table: per rank, then per host. Idle time is what the

@@ -26,8 +26,9 @@ import (
 // sends its report to the leader and the report's parts straight to rank
 // 0, where they wait until the leader's report up carries the piece (the
 // piece names the rank that ran it, whose parts rank 0 then reads). A
-// leader forwards each rank's pieces in the order it received them, so the
-// order that places a part holds through it; and a leader never holds a
+// leader forwards the pieces that have parts in the order it received them
+// (it merges only pieces without), so the order that places a part holds
+// through it; and a leader never holds a
 // megabyte-sized result for rank 0, nor copies one. The price: rank 0
 // exchanges messages with every rank that sends it large results, not
 // only with the leaders.

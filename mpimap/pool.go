@@ -26,6 +26,11 @@ type pieceReport struct {
 	times  []int64 // with WithTrace: each task's start and end, ns from the map's start
 	fails  []failure
 	logs   []logRecord
+	// merged marks a node leader's merge of its ranks' pieces of
+	// consecutive tasks (leader.go): rank, host and worker are the
+	// leader's, and where the tasks ran and for how long travels in its
+	// final report instead.
+	merged bool
 }
 
 // pieceDone is a finished piece with its results: as values on the rank

@@ -49,6 +49,7 @@ func appendReport[R any](dst []byte, seq uint64, rep *report[R], c codec.Codec[R
 		w.uint(hostOf(p.host))
 		w.span(p.s)
 		w.uint(p.ran)
+		w.bool(p.merged)
 		// The results, after a fixed-width length filled in once known, so
 		// that they are encoded straight into the message.
 		at := len(w.b)
@@ -82,6 +83,14 @@ func appendReport[R any](dst []byte, seq uint64, rep *report[R], c codec.Codec[R
 			w.uint(l.messages)
 			w.uint(l.peers)
 		}
+		w.uint(len(rep.tallies))
+		for _, t := range rep.tallies {
+			w.uint(t.rank)
+			w.string(t.host)
+			w.uint(t.tasks)
+			w.uint(int(t.busy))
+			w.uint(t.workers)
+		}
 	}
 	return w.b
 }
@@ -95,8 +104,8 @@ func readReport[R any](msg []byte, n int) (report[R], error) {
 }
 
 // minPieceBytes is the least a piece takes in a report: twelve one-byte
-// varints and the fixed-width size of its results.
-const minPieceBytes = 20
+// varints, a flag and the fixed-width size of its results.
+const minPieceBytes = 21
 
 // read decodes the body of a report into rep, as readReport, reusing the
 // memory of rep's pieces (not of their lists, which a dealer may keep):
@@ -144,6 +153,13 @@ func (rep *report[R]) read(msg []byte, n int) error {
 			}
 			rep.loads = append(rep.loads, rankLoad{rank: r.uint(), load: load{messages: r.uint(), peers: r.uint()}})
 		}
+		for range r.list() {
+			if r.err != nil {
+				break
+			}
+			rep.tallies = append(rep.tallies, rankTally{rank: r.uint(), host: r.string(), tasks: r.uint(),
+				busy: time.Duration(r.uint()), workers: r.uint()})
+		}
 	}
 	if r.err != nil {
 		rep.pieces = rep.pieces[:0]
@@ -156,7 +172,7 @@ func (rep *report[R]) read(msg []byte, n int) error {
 // mostly empty, and cost nothing then.
 func (r *reader) piece(p *pieceReport, names []string, n int) (payload []byte) {
 	p.rank, p.host = r.uint(), r.host(names)
-	p.s, p.ran = r.span(n), r.uint()
+	p.s, p.ran, p.merged = r.span(n), r.uint(), r.bool()
 	payload = r.sized()
 	if k := r.list(); k > 0 {
 		p.fails = make([]failure, 0, min(k, 64))

@@ -24,7 +24,7 @@ import (
 // base plus a cost per piece and per result where the message carries them.
 type machineCosts struct {
 	encReport, decReport, dealerReceive, workerNext [3]float64 // base, per piece, per result
-	leaderReceive                                   [3]float64 // a node's report, through a leader's node dealer
+	leaderReceive                                   [3]float64 // a node's report, through a leader's node dealer, its pieces merged
 	local                                           [3]float64 // rank 0's own report, taken by its dealer
 	encOrder, decOrder, answer, workerReceive       float64
 	answerWaiting                                   float64 // per request d.answer passes over
@@ -119,16 +119,18 @@ func measureMachines(reps int) (machineCosts, error) {
 		decoded.want = 0
 		recv[i] = timeOp(reps, nil, func(int) { d.receive(1, &decoded) })
 		// A leader of 128 ranks takes it in: its node dealer settles the
-		// pieces by handing them up (their results copied, not decoded).
+		// pieces by handing them up (their results copied, not decoded),
+		// and they merge, as its next report up merges them.
 		members := make([]int, 128)
 		for k := range members {
 			members[k] = k + 1
 		}
 		cfg := newConfig([]Option{WithSchedule(Dynamic)})
 		own := newWorker[float64](&fakeExec{}, 1, 1, nil, false, true)
-		l := newLeader(cfg, 130, members, 128, own, false)
+		l := newLeader(cfg, 130, members, 128, own, false, c.Size())
 		lead[i] = timeOp(reps, nil, func(int) {
 			l.fromNode(2, &decoded)
+			l.compact(l.up.ready)
 			l.up.ready, l.up.readyHeld = l.up.ready[:0], 0 // as its next report up takes them
 		})
 		// Rank 0's own worker: its report straight to the dealer.
@@ -300,7 +302,7 @@ func (mc *machineCosts) fields() map[string][]*float64 {
 	return map[string][]*float64{
 		"encReport": three(&mc.encReport), "decReport": three(&mc.decReport),
 		"dealerReceive": three(&mc.dealerReceive), "workerNext": three(&mc.workerNext),
-		"leaderReceive": three(&mc.leaderReceive), "local": three(&mc.local),
+		"leaderForward": three(&mc.leaderReceive), "local": three(&mc.local),
 		"encOrder": {&mc.encOrder}, "decOrder": {&mc.decOrder}, "answer": {&mc.answer},
 		"workerReceive": {&mc.workerReceive}, "answerWaiting": {&mc.answerWaiting}, "poll": {&mc.poll},
 	}

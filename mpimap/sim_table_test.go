@@ -264,7 +264,7 @@ func calibrate(out *bufio.Writer) (simCost, error) {
 		{"appendReport (base, per piece, per result)", triple(mc.encReport), machinesFrom},
 		{"readReport", triple(mc.decReport), machinesFrom},
 		{"dealer.receive of a decoded report", triple(mc.dealerReceive), machinesFrom},
-		{"a leader's node dealer's receive (forwards the pieces)", triple(mc.leaderReceive), machinesFrom},
+		{"a leader's node dealer's receive (forwards the pieces, merging them)", triple(mc.leaderReceive), machinesFrom},
 		{"worker.done + worker.next", triple(mc.workerNext), machinesFrom},
 		{"rank 0's own report to its dealer", triple(mc.local), machinesFrom},
 		{"dealer.answer of a request / per request left waiting", fmt.Sprintf("%.0f / %.1f ns", mc.answer, mc.answerWaiting), machinesFrom},

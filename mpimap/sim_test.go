@@ -240,7 +240,7 @@ func newSim(setup simSetup) (*sim, error) {
 			for j := range local {
 				local[j] = j
 			}
-			r.l = newLeader(cfg, len(local), local, len(local)*setup.workers, r.w, false)
+			r.l = newLeader(cfg, len(local), local, len(local)*setup.workers, r.w, false, s.codec.Size())
 		}
 		s.queue.push(id)
 	}

@@ -44,6 +44,9 @@ type worker[R any] struct {
 	readyHeld int           // tasks in ready
 	own       map[int]error // the errors of tasks that failed here
 	finished  bool          // the final report is out
+	// compact, if set, rewrites the pieces of a report about to go: a
+	// node's leader merges its ranks' pieces there.
+	compact func([]pieceDone[R]) []pieceDone[R]
 }
 
 // newWorker is a worker whose executor has workers goroutines. A static
@@ -123,7 +126,11 @@ func (w *worker[R]) next(now time.Time) *report[R] {
 	if !(len(w.ready) > 0 && !hold || want > 0 || final) {
 		return nil
 	}
-	rep := &report[R]{kind: kindResults, want: want, slots: w.slots, pieces: w.ready}
+	pieces := w.ready
+	if w.compact != nil {
+		pieces = w.compact(pieces)
+	}
+	rep := &report[R]{kind: kindResults, want: want, slots: w.slots, pieces: pieces}
 	if final {
 		rep.kind, rep.cause, w.finished = kindFinal, w.cause, true
 	}

@@ -48,6 +48,14 @@ type Codec[R any] struct {
 // fail then, and has the same size on every rank.
 func (c Codec[R]) Fixed() bool { return c.fixed }
 
+// Size is the bytes of a value's encoding when Fixed, else 0.
+func (c Codec[R]) Size() int {
+	if c.fixed {
+		return c.size
+	}
+	return 0
+}
+
 // Raw reports whether values travel as memory: fixed-size values, or slices
 // of them. Their encoding cannot fail, and large values can travel apart
 // from it (AppendHead).
