@@ -94,31 +94,34 @@ func (in *inputs) hand(o *order, local bool) {
 	if o.kind != kindChunks {
 		return
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
 	for _, s := range o.spans {
 		for j := range s.count {
-			i := s.at(j)
-			var b []byte
-			switch {
-			case in.skip.has(i):
-			case in.source != nil:
-				b = in.source(i)
-			default:
-				b = in.held[i]
-				if !local {
-					delete(in.held, i)
-				}
+			if b := in.next(s.at(j), local); !local {
+				o.inputs = append(o.inputs, b)
 			}
-			if local {
-				if in.source != nil && !in.skip.has(i) {
-					in.held[i] = b
-				}
-				continue
-			}
-			o.inputs = append(o.inputs, b)
 		}
 	}
+}
+
+// next is task i's input as it is handed over: made on rank 0 (and held
+// there for rank 0's own worker), or taken from what a leader holds (left
+// held for the leader's own worker).
+func (in *inputs) next(i int, local bool) []byte {
+	switch {
+	case in.skip.has(i): // journaled: it never runs
+		return nil
+	case in.source != nil:
+		b := in.source(i) // the user's code: not under the lock the tasks take
+		if local {
+			in.mu.Lock()
+			in.held[i] = b
+			in.mu.Unlock()
+		}
+		return b
+	case local:
+		return nil
+	}
+	return in.take(i)
 }
 
 // take removes and returns the input of task i, for the goroutine that

@@ -217,10 +217,11 @@ func execute[R any](ctx context.Context, c mpi.Comm, j job[R], sink *func(int, R
 	}
 	m.run = &runner[R]{fn: j.fn, timeout: cfg.timeout, traced: cfg.trace != "", start: time.Now(), rank: m.rank, host: m.host}
 	if cfg.inputs {
-		m.inputs = newInputs(cfg.input, m.skip)
-		if m.rank != 0 {
-			m.inputs.source = nil // received, never made
+		var source func(int) []byte // received, never made, but on rank 0
+		if m.rank == 0 {
+			source = cfg.input
 		}
+		m.inputs = newInputs(source, m.skip)
 		m.run.inputs = m.inputs
 	}
 	switch {
