@@ -31,18 +31,21 @@ func (l *leader[R]) compact(pieces []pieceDone[R]) []pieceDone[R] {
 	if len(keys) < 2 {
 		return pieces
 	}
-	slices.SortFunc(keys, func(a, b pieceKey) int {
-		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.attempt, b.attempt))
-	})
 	if cap(l.compacted) > 0 && &pieces[:1][0] == &l.compacted[:1][0] {
 		l.compacted = nil // pieces are the last result: not to be written over
 	}
 	out := l.compacted[:0]
+	next := 0 // keys are still in the pieces' order: the others go first, as they came
 	for k := range pieces {
-		if !l.mergeable(&pieces[k]) {
-			out = append(out, pieces[k])
+		if next < len(keys) && keys[next].at == k {
+			next++
+			continue
 		}
+		out = append(out, pieces[k])
 	}
+	slices.SortFunc(keys, func(a, b pieceKey) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.attempt, b.attempt))
+	})
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && follows(&pieces[keys[j-1].at], &pieces[keys[j].at]) {
@@ -91,8 +94,8 @@ func (l *leader[R]) merge(pieces []pieceDone[R], run []pieceKey) pieceDone[R] {
 		m.payload = append(m.payload, p.payload...)
 		m.s.count += p.s.count
 		m.ran += p.ran
-		m.took += p.took
-		l.tally(p)
+		l.tally(p) // its took goes there: a merged piece's is no one's
+
 	}
 	return m
 }
