@@ -95,7 +95,6 @@ func (l *leader[R]) merge(pieces []pieceDone[R], run []pieceKey) pieceDone[R] {
 		m.s.count += p.s.count
 		m.ran += p.ran
 		l.tally(p) // its took goes there: a merged piece's is no one's
-
 	}
 	return m
 }

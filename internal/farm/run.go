@@ -154,7 +154,7 @@ func (f *farm) planResume() error {
 // --resume leaves.
 func (f *farm) toRun() ([]int32, error) {
 	n := f.args.Len()
-	skip := make([]bool, n)
+	var skip []bool // by task: what --resume skips; none without it
 	if f.o.resume || f.o.resumeFailed {
 		lines, cut, err := readJoblog(f.o.joblog)
 		if err != nil {
@@ -174,8 +174,8 @@ func (f *farm) toRun() ([]int32, error) {
 		}
 	}
 	todo := make([]int32, 0, n)
-	for i, s := range skip {
-		if !s {
+	for i := range n {
+		if skip == nil || !skip[i] {
 			todo = append(todo, int32(i))
 		}
 	}
